@@ -1,0 +1,1 @@
+//! Shared inputs for markcert's criterion benchmarks (see `benches/benches/*.rs`).
