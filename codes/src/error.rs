@@ -23,7 +23,9 @@ pub enum Defect {
     TrailingGs,
     #[error("doubled ⟨GS⟩")]
     DoubledGs,
-    #[error("⟨GS⟩ missing before AI {0} (keyboard-wedge loss; normalize restores it by the layout template)")]
+    #[error(
+        "⟨GS⟩ missing before AI {0} (keyboard-wedge loss; normalize restores it by the layout template)"
+    )]
     MissingGs(String),
     #[error("the code has no GTIN (must start with AI 01)")]
     NoGtin,

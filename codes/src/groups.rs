@@ -31,8 +31,8 @@ pub fn all() -> &'static [ProductGroup] {
     static TABLE: OnceLock<Vec<ProductGroup>> = OnceLock::new();
     TABLE.get_or_init(|| {
         // The file is part of the crate and covered by a test; a parse failure is a build defect.
-        let file: GroupsFile = toml::from_str(include_str!("../data/groups.toml"))
-            .expect("embedded data/groups.toml is valid");
+        let file: GroupsFile =
+            toml::from_str(include_str!("../data/groups.toml")).expect("embedded data/groups.toml is valid");
         let mut v = file.group;
         v.sort_by_key(|g| g.id);
         v
@@ -51,11 +51,7 @@ pub fn by_code(code: &str) -> Option<&'static ProductGroup> {
 
 /// Ids of the groups whose Russian codes use `layout`. KI-only codes can belong to any group.
 pub fn candidates(layout: Layout) -> Vec<u16> {
-    all()
-        .iter()
-        .filter(|g| layout == Layout::KiOnly || g.layouts.contains(&layout))
-        .map(|g| g.id)
-        .collect()
+    all().iter().filter(|g| layout == Layout::KiOnly || g.layouts.contains(&layout)).map(|g| g.id).collect()
 }
 
 #[cfg(test)]

@@ -4,18 +4,80 @@
 
 /// US key → Russian character, for every key whose character changes (standard Windows layout).
 pub const US_TO_RU: &[(char, char)] = &[
-    ('q', 'й'), ('w', 'ц'), ('e', 'у'), ('r', 'к'), ('t', 'е'), ('y', 'н'), ('u', 'г'), ('i', 'ш'),
-    ('o', 'щ'), ('p', 'з'), ('a', 'ф'), ('s', 'ы'), ('d', 'в'), ('f', 'а'), ('g', 'п'), ('h', 'р'),
-    ('j', 'о'), ('k', 'л'), ('l', 'д'), ('z', 'я'), ('x', 'ч'), ('c', 'с'), ('v', 'м'), ('b', 'и'),
-    ('n', 'т'), ('m', 'ь'),
-    ('Q', 'Й'), ('W', 'Ц'), ('E', 'У'), ('R', 'К'), ('T', 'Е'), ('Y', 'Н'), ('U', 'Г'), ('I', 'Ш'),
-    ('O', 'Щ'), ('P', 'З'), ('A', 'Ф'), ('S', 'Ы'), ('D', 'В'), ('F', 'А'), ('G', 'П'), ('H', 'Р'),
-    ('J', 'О'), ('K', 'Л'), ('L', 'Д'), ('Z', 'Я'), ('X', 'Ч'), ('C', 'С'), ('V', 'М'), ('B', 'И'),
-    ('N', 'Т'), ('M', 'Ь'),
-    ('"', 'Э'), ('\'', 'э'), ('&', '?'), ('/', '.'), ('?', ','), (',', 'б'), ('<', 'Б'), ('.', 'ю'),
-    ('>', 'Ю'), (':', 'Ж'), (';', 'ж'),
-    ('[', 'х'), (']', 'ъ'), ('{', 'Х'), ('}', 'Ъ'), ('`', 'ё'), ('~', 'Ё'), ('@', '"'), ('#', '№'),
-    ('$', ';'), ('^', ':'), ('|', '/'),
+    ('q', 'й'),
+    ('w', 'ц'),
+    ('e', 'у'),
+    ('r', 'к'),
+    ('t', 'е'),
+    ('y', 'н'),
+    ('u', 'г'),
+    ('i', 'ш'),
+    ('o', 'щ'),
+    ('p', 'з'),
+    ('a', 'ф'),
+    ('s', 'ы'),
+    ('d', 'в'),
+    ('f', 'а'),
+    ('g', 'п'),
+    ('h', 'р'),
+    ('j', 'о'),
+    ('k', 'л'),
+    ('l', 'д'),
+    ('z', 'я'),
+    ('x', 'ч'),
+    ('c', 'с'),
+    ('v', 'м'),
+    ('b', 'и'),
+    ('n', 'т'),
+    ('m', 'ь'),
+    ('Q', 'Й'),
+    ('W', 'Ц'),
+    ('E', 'У'),
+    ('R', 'К'),
+    ('T', 'Е'),
+    ('Y', 'Н'),
+    ('U', 'Г'),
+    ('I', 'Ш'),
+    ('O', 'Щ'),
+    ('P', 'З'),
+    ('A', 'Ф'),
+    ('S', 'Ы'),
+    ('D', 'В'),
+    ('F', 'А'),
+    ('G', 'П'),
+    ('H', 'Р'),
+    ('J', 'О'),
+    ('K', 'Л'),
+    ('L', 'Д'),
+    ('Z', 'Я'),
+    ('X', 'Ч'),
+    ('C', 'С'),
+    ('V', 'М'),
+    ('B', 'И'),
+    ('N', 'Т'),
+    ('M', 'Ь'),
+    ('"', 'Э'),
+    ('\'', 'э'),
+    ('&', '?'),
+    ('/', '.'),
+    ('?', ','),
+    (',', 'б'),
+    ('<', 'Б'),
+    ('.', 'ю'),
+    ('>', 'Ю'),
+    (':', 'Ж'),
+    (';', 'ж'),
+    ('[', 'х'),
+    (']', 'ъ'),
+    ('{', 'Х'),
+    ('}', 'Ъ'),
+    ('`', 'ё'),
+    ('~', 'Ё'),
+    ('@', '"'),
+    ('#', '№'),
+    ('$', ';'),
+    ('^', ':'),
+    ('|', '/'),
 ];
 
 /// The character a scanner on the US key position of `c` types when the Russian layout is active.
@@ -49,10 +111,7 @@ pub fn revert_russian(text: &str) -> Option<String> {
 
 /// Caps Lock on the US layout: every ASCII letter changes case.
 pub fn caps_us(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .map(|&b| if b.is_ascii_alphabetic() { b ^ 0x20 } else { b })
-        .collect()
+    bytes.iter().map(|&b| if b.is_ascii_alphabetic() { b ^ 0x20 } else { b }).collect()
 }
 
 /// Caps Lock on the Russian layout, as typed text: every Cyrillic letter changes case.
@@ -73,7 +132,8 @@ pub fn caps_russian_text(text: &str) -> String {
 /// Caps Lock on the Russian layout, seen after the layout was reverted to US characters: letters
 /// change case, and so do the characters on the Russian letter keys `ж э б ю х ъ ё`.
 pub fn caps_ru_reverted(bytes: &[u8]) -> Vec<u8> {
-    const PAIRS: &[(u8, u8)] = &[(b';', b':'), (b'\'', b'"'), (b',', b'<'), (b'.', b'>'), (b'[', b'{'), (b']', b'}'), (b'`', b'~')];
+    const PAIRS: &[(u8, u8)] =
+        &[(b';', b':'), (b'\'', b'"'), (b',', b'<'), (b'.', b'>'), (b'[', b'{'), (b']', b'}'), (b'`', b'~')];
     bytes
         .iter()
         .map(|&b| {
@@ -103,7 +163,10 @@ mod tests {
         // §12.5: milk code with GS dropped.
         assert_eq!(type_russian("0104612345000438215aZ;q093Jm4t"), "0104612345000438215фЯжй093Оь4е");
         assert_eq!(type_russian("]d2"), "ъв2");
-        assert_eq!(revert_russian("0104612345000438215фЯжй093Оь4е").unwrap(), "0104612345000438215aZ;q093Jm4t");
+        assert_eq!(
+            revert_russian("0104612345000438215фЯжй093Оь4е").unwrap(),
+            "0104612345000438215aZ;q093Jm4t"
+        );
     }
 
     #[test]

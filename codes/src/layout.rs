@@ -110,11 +110,9 @@ impl Layout {
     /// Kind of the verification part.
     pub fn tail_kind(self) -> TailKind {
         match self {
-            Layout::TobaccoPack
-            | Layout::TobaccoBlock
-            | Layout::Milk
-            | Layout::Beer
-            | Layout::S13T93 => TailKind::Short93,
+            Layout::TobaccoPack | Layout::TobaccoBlock | Layout::Milk | Layout::Beer | Layout::S13T93 => {
+                TailKind::Short93
+            }
             Layout::S13T44 | Layout::S20T44 => TailKind::Sig44,
             Layout::S13T88 => TailKind::Sig88,
             Layout::KiOnly => TailKind::None,
@@ -185,12 +183,7 @@ pub const REPAIR_TEMPLATES: &[RepairTemplate] = &[
         gsless_len: 41,
         separators: &[(25, "93"), (31, "335")],
     },
-    RepairTemplate {
-        name: "s13-93",
-        layout: Layout::S13T93,
-        gsless_len: 37,
-        separators: &[(31, "93")],
-    },
+    RepairTemplate { name: "s13-93", layout: Layout::S13T93, gsless_len: 37, separators: &[(31, "93")] },
     RepairTemplate {
         name: "s13-44",
         layout: Layout::S13T44,

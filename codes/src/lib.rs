@@ -16,17 +16,22 @@ pub mod ai;
 pub mod charset;
 pub mod code;
 mod crc32;
+pub mod distort;
 pub mod error;
 pub mod escape;
+pub mod generate;
 pub mod groups;
 pub mod gtin;
 pub mod keyboard;
 pub mod layout;
 pub mod mrp;
+pub mod mutate;
 pub mod normalize;
 pub mod parse;
 
-pub use code::{Ai8005Semantics, BlockPrice, CodeOptions, MarkingCode, Quantity, QuantityUnit, Tail, Tag1306Form};
+pub use code::{
+    Ai8005Semantics, BlockPrice, CodeOptions, MarkingCode, Quantity, QuantityUnit, Tag1306Form, Tail,
+};
 pub use error::{CodeError, Defect, Identifier, ParseError, Warning};
 pub use layout::{Layout, TailKind};
 pub use normalize::{normalize, normalize_with, NormalizeError, NormalizeOptions, Normalized, Repair};

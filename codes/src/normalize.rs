@@ -109,9 +109,8 @@ impl Default for NormalizeOptions<'_> {
 }
 
 /// Textual ⟨GS⟩ tokens replaced anywhere: each contains a character that never occurs in a code.
-const UNAMBIGUOUS_TOKENS: &[&[u8]] = &[
-    b"\\\\u001d", b"\\\\u001D", b"\\u001d", b"\\u001D", b"\\x1d", b"\\x1D", b"^]", b"{GS}", b"[GS]",
-];
+const UNAMBIGUOUS_TOKENS: &[&[u8]] =
+    &[b"\\\\u001d", b"\\\\u001D", b"\\u001d", b"\\u001D", b"\\x1d", b"\\x1D", b"^]", b"{GS}", b"[GS]"];
 
 /// Normalise a scan with the default options.
 pub fn normalize(input: &[u8]) -> Result<Normalized, NormalizeError> {
@@ -218,11 +217,19 @@ fn replace_all(s: &[u8], token: &[u8], with: &[u8]) -> Option<Vec<u8>> {
 
 /// Strip transport prefixes and suffixes (§12.3–12.4). Returns true when the AIM prefix shows the
 /// case was inverted (`]D2` for `]d2`, `]c1` for `]C1`, `}D2` after a Russian-layout revert).
-fn strip_edges(s: &mut Vec<u8>, russian: bool, repairs: &mut Vec<Repair>, warnings: &mut Vec<Warning>) -> bool {
+fn strip_edges(
+    s: &mut Vec<u8>,
+    russian: bool,
+    repairs: &mut Vec<Repair>,
+    warnings: &mut Vec<Warning>,
+) -> bool {
     let mut caps = false;
     loop {
-        let inverted_aim = russian && s.len() >= 3 && s[0] == b'}' && s[1].is_ascii_alphabetic() && s[2].is_ascii_digit();
-        if let Some(p) = aim_prefix(s).or_else(|| inverted_aim.then(|| String::from_utf8_lossy(&s[..3]).into_owned())) {
+        let inverted_aim =
+            russian && s.len() >= 3 && s[0] == b'}' && s[1].is_ascii_alphabetic() && s[2].is_ascii_digit();
+        if let Some(p) =
+            aim_prefix(s).or_else(|| inverted_aim.then(|| String::from_utf8_lossy(&s[..3]).into_owned()))
+        {
             let (sym, digit) = (s[1], s[2]);
             let std_letter = match sym.to_ascii_lowercase() {
                 b'd' | b'e' => sym.to_ascii_lowercase(),
@@ -245,7 +252,9 @@ fn strip_edges(s: &mut Vec<u8>, russian: bool, repairs: &mut Vec<Repair>, warnin
         } else if s.first() == Some(&GS) {
             s.remove(0);
             repairs.push(Repair::StripPrefix("GS".into()));
-        } else if let Some(n) = [&b"<fcn>"[..], b"<FNC1>", b"<FCN>", b"<fnc1>"].iter().find(|t| s.starts_with(t)).map(|t| t.len()) {
+        } else if let Some(n) =
+            [&b"<fcn>"[..], b"<FNC1>", b"<FCN>", b"<fnc1>"].iter().find(|t| s.starts_with(t)).map(|t| t.len())
+        {
             let p = String::from_utf8_lossy(&s[..n]).into_owned();
             s.drain(..n);
             repairs.push(Repair::StripPrefix(p));
@@ -339,7 +348,14 @@ fn catalog_allows(opts: &NormalizeOptions<'_>, code: &MarkingCode) -> bool {
 
 /// Match `s` against template `t`, where each separator slot holds ⟨GS⟩, `sub`, or nothing, and build
 /// the canonical string into `out`. `slot` is the next separator, `pos` the position in `s`.
-fn match_template(s: &[u8], t: &RepairTemplate, sub: &[u8], slot: usize, pos: usize, out: &mut Vec<u8>) -> bool {
+fn match_template(
+    s: &[u8],
+    t: &RepairTemplate,
+    sub: &[u8],
+    slot: usize,
+    pos: usize,
+    out: &mut Vec<u8>,
+) -> bool {
     // Canonical offset where this segment starts and ends (GS-less coordinates).
     let seg_start = if slot == 0 { 0 } else { t.separators[slot - 1].0 };
     let seg_end = t.separators.get(slot).map_or(t.gsless_len, |&(o, _)| o);

@@ -243,9 +243,7 @@ fn classify_other(input: &[u8]) -> Result<MarkingCode, ParseError> {
         13 if all_digits && gtin::is_valid(input) => Some(Identifier::Ean13),
         8 if all_digits && gtin::is_valid(input) => Some(Identifier::Ean8),
         14 if all_digits && gtin::is_valid(input) => Some(Identifier::Itf14),
-        20 if all_digits && input.starts_with(b"00") && gtin::is_valid(&input[2..]) => {
-            Some(Identifier::Sscc)
-        }
+        20 if all_digits && input.starts_with(b"00") && gtin::is_valid(&input[2..]) => Some(Identifier::Sscc),
         20 if is_fur_kiz(input) => Some(Identifier::FurKiz),
         _ => None,
     };
@@ -298,7 +296,11 @@ impl Element {
 
 /// Split a GS1 element string into elements. Returns the elements and whether tokenising stopped
 /// early on a defect.
-fn tokenize(input: &[u8], d: &mut Defects, warnings: &mut Vec<Warning>) -> ([Option<Element>; MAX_ELEMENTS], usize) {
+fn tokenize(
+    input: &[u8],
+    d: &mut Defects,
+    warnings: &mut Vec<Warning>,
+) -> ([Option<Element>; MAX_ELEMENTS], usize) {
     let mut elems = [None; MAX_ELEMENTS];
     let mut n = 0;
     let mut pos = 0;
@@ -347,8 +349,12 @@ fn tokenize(input: &[u8], d: &mut Defects, warnings: &mut Vec<Warning>) -> ([Opt
 /// Canonical AI order of a layout: `(family, required)`.
 fn layout_order(layout: Layout) -> &'static [(&'static str, bool)] {
     match layout {
-        Layout::TobaccoBlock => &[("01", true), ("21", true), ("8005", true), ("93", true), ("92", false), ("240", false)],
-        Layout::Milk => &[("01", true), ("21", true), ("93", true), ("3103", false), ("17", false), ("7003", false)],
+        Layout::TobaccoBlock => {
+            &[("01", true), ("21", true), ("8005", true), ("93", true), ("92", false), ("240", false)]
+        }
+        Layout::Milk => {
+            &[("01", true), ("21", true), ("93", true), ("3103", false), ("17", false), ("7003", false)]
+        }
         Layout::Beer => &[("01", true), ("21", true), ("93", true), ("335", false)],
         Layout::S13T93 => &[("01", true), ("21", true), ("93", true)],
         Layout::S13T44 | Layout::S20T44 => &[("01", true), ("21", true), ("91", true), ("92", true)],
@@ -486,7 +492,10 @@ fn parse_gs1(input: &[u8], gs_less_templates: bool, mut d: Defects) -> Result<Ma
                         d.push(at + i, Defect::ValueNotNumeric("240".into()));
                     }
                 } else if v.is_empty() || v.len() > 30 {
-                    d.push(at, Defect::ValueLength { ai: "240".into(), len: v.len(), expected: "1..30".into() });
+                    d.push(
+                        at,
+                        Defect::ValueLength { ai: "240".into(), len: v.len(), expected: "1..30".into() },
+                    );
                 }
                 code.ai240 = Some(e.value);
             }
@@ -555,7 +564,10 @@ fn check_serial(layout: Layout, input: &[u8], serial: Element, has_gs: bool, d: 
 
 fn expect_len(e: &Element, v: &[u8], want: usize, d: &mut Defects) {
     if v.len() != want {
-        d.push(e.value.0, Defect::ValueLength { ai: e.ai.to_string(), len: v.len(), expected: want.to_string() });
+        d.push(
+            e.value.0,
+            Defect::ValueLength { ai: e.ai.to_string(), len: v.len(), expected: want.to_string() },
+        );
     }
 }
 

@@ -1,0 +1,1 @@
+//! `markcert codes …`: inspect, generate and distort marking codes. Being written.

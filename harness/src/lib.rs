@@ -1,0 +1,4 @@
+//! markcert: the conformance harness library. The `markcert` binary (`src/main.rs`) only parses the
+//! command line and calls into these modules.
+
+pub mod codes_cli;

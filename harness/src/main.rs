@@ -1,0 +1,2 @@
+//! The `markcert` command line. Being written.
+fn main() {}
