@@ -79,6 +79,8 @@ pub enum Defect {
     UnknownFormat,
     #[error("more elements than any marking code has")]
     TooManyElements,
+    #[error("{0} valid codes fit this scan: ask for a rescan")]
+    Ambiguous(usize),
     #[error("more defects than are listed")]
     TooManyDefects,
 }
@@ -121,6 +123,7 @@ impl Defect {
             Defect::NotMarkingCode(_) => "not_marking_code",
             Defect::UnknownFormat => "unknown_format",
             Defect::TooManyElements => "too_many_elements",
+            Defect::Ambiguous(_) => "ambiguous",
             Defect::TooManyDefects => "too_many_defects",
         }
     }
@@ -149,7 +152,8 @@ pub struct CodeError {
 }
 
 impl CodeError {
-    pub(crate) fn new(offset: usize, defect: Defect) -> Self {
+    /// A defect at a byte offset.
+    pub fn new(offset: usize, defect: Defect) -> Self {
         CodeError { offset, defect }
     }
 }

@@ -74,7 +74,8 @@ fn parse_single(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, Pa
         }
         return parse_pack(input);
     }
-    if input.starts_with(b"01") {
+    let leading_gs = input.iter().take_while(|&&b| b == GS).count();
+    if input[leading_gs..].starts_with(b"01") {
         return parse_gs1(input, gs_less_templates, d);
     }
     if !d.is_empty() {
@@ -374,12 +375,19 @@ fn parse_gs1(input: &[u8], gs_less_templates: bool, mut d: Defects) -> Result<Ma
         }
     }
     let mut warnings = Vec::new();
+    let before = d.0.len();
     let (elems, n) = tokenize(input, &mut d, &mut warnings);
+    let stopped_early = d.0[before..]
+        .iter()
+        .any(|e| matches!(e.defect, Defect::UnknownAi(_) | Defect::Truncated(_) | Defect::TooManyElements));
     let elems: Vec<Element> = elems[..n].iter().flatten().copied().collect();
     let find = |fam: &str| elems.iter().find(|e| e.family() == fam).copied();
     let value = |e: &Element| &input[e.value.0..e.value.1];
 
     let Some(g) = elems.first().filter(|e| e.ai == "01") else {
+        if !d.is_empty() {
+            return d.fail(None);
+        }
         d.push(0, Defect::NoGtin);
         return d.fail(None);
     };
@@ -418,14 +426,15 @@ fn parse_gs1(input: &[u8], gs_less_templates: bool, mut d: Defects) -> Result<Ma
                 _ => Layout::S13T93,
             }
         })
-    } else if elems.len() == 2 {
+    } else if elems.len() == 2 && !stopped_early {
         Some(Layout::KiOnly)
     } else {
         None
     };
     let Some(layout) = layout else {
-        let e = elems[2];
-        d.push(e.at, Defect::UnknownFormat);
+        if let Some(e) = elems.get(2) {
+            d.push(e.at, Defect::UnknownFormat);
+        }
         return d.fail(None);
     };
 
