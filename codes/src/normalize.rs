@@ -141,34 +141,33 @@ pub fn normalize_with(input: &[u8], opts: &NormalizeOptions<'_>) -> Result<Norma
             repairs.push(Repair::TextualGs(String::from_utf8_lossy(token).into_owned()));
         }
     }
-    let mut caps_signal = strip_edges(&mut s, russian, &mut repairs, &mut warnings);
+    let caps_signal = strip_edges(&mut s, russian, &mut repairs, &mut warnings);
 
-    let direct = read(&s, opts);
     let caps_variant = if russian { "ru" } else { "us" };
     let flip = |b: &[u8]| if russian { keyboard::caps_ru_reverted(b) } else { keyboard::caps_us(b) };
-    let result = match direct {
-        Ok((code, extra)) => {
-            caps_signal |= opts.caps_lock && pack_caps_signal(&code);
-            if caps_signal {
-                match read(&flip(&s), opts) {
-                    Ok((flipped, extra2)) => {
-                        repairs.push(Repair::CapsLock(caps_variant.into()));
-                        Ok((flipped, extra2))
-                    }
-                    Err(_) => Ok((code, extra)),
+    let result = if opts.caps_lock && caps_signal {
+        // The AIM prefix proves the inversion: the flipped reading is the only one, right or wrong.
+        repairs.push(Repair::CapsLock(caps_variant.into()));
+        read(&flip(&s), opts)
+    } else {
+        match read(&s, opts) {
+            Ok((code, extra)) if opts.caps_lock && pack_caps_signal(&code) => match read(&flip(&s), opts) {
+                Ok(flipped) => {
+                    repairs.push(Repair::CapsLock(caps_variant.into()));
+                    Ok(flipped)
                 }
-            } else {
-                Ok((code, extra))
-            }
+                Err(_) => Ok((code, extra)),
+            },
+            Ok(direct) => Ok(direct),
+            Err(e) if opts.caps_lock => match read(&flip(&s), opts) {
+                Ok(flipped) => {
+                    repairs.push(Repair::CapsLock(caps_variant.into()));
+                    Ok(flipped)
+                }
+                Err(_) => Err(e),
+            },
+            Err(e) => Err(e),
         }
-        Err(e) if opts.caps_lock => match read(&flip(&s), opts) {
-            Ok((flipped, extra)) => {
-                repairs.push(Repair::CapsLock(caps_variant.into()));
-                Ok((flipped, extra))
-            }
-            Err(_) => Err(e),
-        },
-        Err(e) => Err(e),
     };
     match result {
         Ok((code, extra)) => {

@@ -65,13 +65,7 @@ fn parse_single(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, Pa
     scan_separators(input, &mut d);
     let has_gs = input.contains(&GS);
 
-    if input.len() == 29 && !has_gs {
-        if looks_gs1(input) {
-            match parse_gs1(input, gs_less_templates, Defects(Vec::new())) {
-                Ok(c) => return Ok(c),
-                Err(e) => return parse_pack(input).map_err(|_| e),
-            }
-        }
+    if input.len() == 29 && !has_gs && !looks_gs1(input) {
         return parse_pack(input);
     }
     let leading_gs = input.iter().take_while(|&&b| b == GS).count();
@@ -84,9 +78,9 @@ fn parse_single(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, Pa
     classify_other(input)
 }
 
-/// `^01\d{14}21` with a valid GTIN at 2..16: the GS1 reading of a 29-character string wins (§9.1).
+/// `^01\d{14}21`: such a 29-character string is read as GS1, never as a pack (§9.1 step 2).
 fn looks_gs1(s: &[u8]) -> bool {
-    s.len() >= 18 && s.starts_with(b"01") && gtin::is_valid_gtin14(&s[2..16]) && &s[16..18] == b"21"
+    s.len() >= 18 && s.starts_with(b"01") && s[2..16].iter().all(u8::is_ascii_digit) && &s[16..18] == b"21"
 }
 
 /// Report transport artefacts and every character outside CSET82 (⟨GS⟩ aside).

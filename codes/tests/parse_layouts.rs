@@ -163,7 +163,10 @@ fn crc32(data: &[u8]) -> u32 {
 #[test]
 fn ki_only() {
     let c = p("0104612345000674215Gh:2kP=vX8r%");
-    assert_eq!((c.layout(), c.tail_kind(), c.ffd_2100(&CodeOptions::default(), false)), (Layout::KiOnly, TailKind::None, 0));
+    assert_eq!(
+        (c.layout(), c.tail_kind(), c.ffd_2100(&CodeOptions::default(), false)),
+        (Layout::KiOnly, TailKind::None, 0)
+    );
     assert_eq!(p("0104612345000438215aZ;q0").layout(), Layout::KiOnly);
     // serial lengths outside 6, 7, 13, 20 are not KI-only
     assert_eq!(first("0104612345000438215aZ;q0xx").0, "serial_length");
@@ -171,13 +174,15 @@ fn ki_only() {
 
 #[test]
 fn pack_whose_gtin_starts_with_01() {
-    // GTIN 01234567890128 (valid), serial "2121abc": reading it as GS1 gives GTIN "23456789012821"
-    // whose check digit is wrong, so it is a pack (§9.1, SCAN-TOBACCO-01).
+    // GTIN 01234567890128: the string starts with `01` and 14 digits, but no `21` follows them, so
+    // it is not `^01\d{14}21` and reads as a pack (§9.1, SCAN-TOBACCO-01).
     let gtin = "01234567890128";
     assert!(markcert_codes::gtin::is_valid_gtin14(gtin.as_bytes()));
     let c = p(&format!("{gtin}21Ab:cdACVUx9Qe"));
     assert_eq!(c.layout(), Layout::TobaccoPack);
     assert_eq!(c.mrp_kopecks(), Some(14_500));
+    // With `21` after the 14 digits it is read as GS1 only, and no such reading is valid (§9.1).
+    assert!(parse(b"010000000000090121AAAAAAAAAAA").is_err());
 }
 
 #[test]
@@ -222,7 +227,8 @@ fn defects_have_codes_offsets_and_true_api_error_codes() {
         .iter()
         .filter_map(|&(code, want, off, ec)| {
             let got = first(code);
-            (got != (want.to_string(), off, ec)).then(|| format!("{code}: got {got:?}, want ({want}, {off}, {ec})"))
+            (got != (want.to_string(), off, ec))
+                .then(|| format!("{code}: got {got:?}, want ({want}, {off}, {ec})"))
         })
         .collect();
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -240,7 +246,9 @@ fn every_defect_is_reported_not_only_the_first() {
 fn warnings_do_not_invalidate() {
     let c = p("0104612345000674215Gh:2kP=vX8r%\\u001d93Nf6d".replace("5Gh", "9Gh").as_str());
     assert_eq!(c.warnings()[0].code(), "country_prefix");
-    let upper = p("0104612345000742215Rt;K8m'Qz2w_\\u001d91EE07\\u001d92FNMAAGRKAGZLCYLK4HZKXEL5WTXJFOD8H/NJCBWAEJA=");
+    let upper = p(
+        "0104612345000742215Rt;K8m'Qz2w_\\u001d91EE07\\u001d92FNMAAGRKAGZLCYLK4HZKXEL5WTXJFOD8H/NJCBWAEJA=",
+    );
     assert!(upper.warnings().iter().any(|w| w.code() == "signature_single_case"));
     let garbage_mrp = p("04612345000124Kx7;pQa??zzZt9+");
     assert_eq!(garbage_mrp.warnings()[0].code(), "mrp_implausible");
