@@ -1,2 +1,168 @@
-//! The `markcert` command line. Being written.
-fn main() {}
+//! The `markcert` command line: parses arguments and calls the `markcert` library. No behaviour of
+//! its own lives here.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use markcert::codes_cli::{self, DistortOutput, InspectOptions};
+use markcert_codes::{Ai8005Semantics, CodeOptions};
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// Conformance harness for POS software and ТС ПИоТ modules under the «Честный знак» permissive mode.
+#[derive(Parser)]
+#[command(name = "markcert", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Marking codes: inspect, generate, distort as a scanner would.
+    #[command(subcommand)]
+    Codes(CodesCommand),
+}
+
+#[derive(Subcommand)]
+enum CodesCommand {
+    /// Read codes from stdin, one per line, and print one JSON object per line.
+    Inspect(InspectArgs),
+    /// Print valid synthetic codes of a layout, one per line (⟨GS⟩ written as \u001d).
+    Gen(GenArgs),
+    /// Read codes from stdin and print what a scanner profile would deliver for each.
+    Distort(DistortArgs),
+    /// List the built-in scanner profiles as JSON lines.
+    Profiles,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// Read leniently: strip transport artefacts, restore lost ⟨GS⟩, revert keyboard layout and
+    /// Caps Lock where unambiguous; list the repairs.
+    #[arg(long)]
+    repair: bool,
+    /// Read `\u001d` and `<GS>` (also `\xHH`, `\\`) in the input text as the bytes they stand for.
+    #[arg(long)]
+    escapes: bool,
+    /// Packs in a tobacco block, for the per-pack price.
+    #[arg(long, default_value_t = 10)]
+    pack_count: u32,
+    /// Meaning of AI 8005 in block codes (spec codes.md §6.6).
+    #[arg(long, value_enum, default_value_t = Ai8005Arg::SumKopecks)]
+    ai8005: Ai8005Arg,
+    /// Classify 44-character signatures by the CRC32 heuristic (spec codes.md §9.2).
+    #[arg(long)]
+    crc32_rule: bool,
+    /// Exit with status 1 when any line is not a valid code.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Ai8005Arg {
+    /// The sum of the pack MRPs in kopecks.
+    SumKopecks,
+    /// The per-pack price in roubles × 1000.
+    PackRubX1000,
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Layout: tobacco-pack, tobacco-block, milk, beer, s13-93, s13-44, s13-88, s20-44, ki-only, or all.
+    #[arg(long)]
+    layout: String,
+    /// How many codes (per layout).
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// Seed of the generator; the same seed gives the same codes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct DistortArgs {
+    /// Scanner profile (see `markcert codes profiles`).
+    #[arg(long)]
+    profile: String,
+    /// Seed for the random parts of a profile (keystroke loss, …).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = OutputArg::Escaped)]
+    output: OutputArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputArg {
+    /// Escaped text (⟨GS⟩ as \u001d, control bytes as \u00XX, invalid UTF-8 as \xHH).
+    Escaped,
+    /// Raw bytes, one delivery per line.
+    Raw,
+    /// JSON with the escaped text and the key events of keyboard profiles.
+    Json,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        // A closed pipe (`markcert codes gen | head`) ends output early; that is not a failure.
+        Err(e) if e.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("markcert: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let code = match cli.command {
+        Command::Codes(CodesCommand::Inspect(a)) => {
+            let opts = InspectOptions {
+                repair: a.repair,
+                escapes: a.escapes,
+                pack_count: Some(a.pack_count),
+                code_options: CodeOptions {
+                    ai8005_semantics: match a.ai8005 {
+                        Ai8005Arg::SumKopecks => Ai8005Semantics::SumKopecks,
+                        Ai8005Arg::PackRubX1000 => Ai8005Semantics::PackRubX1000,
+                    },
+                    crc32_rule: a.crc32_rule,
+                    ..CodeOptions::default()
+                },
+            };
+            let input = codes_cli::read_stdin().context("reading standard input")?;
+            let s = codes_cli::run_inspect(&input, &mut out, &opts).context("writing output")?;
+            if a.check && s.valid < s.lines {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Codes(CodesCommand::Gen(a)) => {
+            codes_cli::run_gen(&a.layout, a.count, a.seed, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Codes(CodesCommand::Distort(a)) => {
+            let input = codes_cli::read_stdin().context("reading standard input")?;
+            let output = match a.output {
+                OutputArg::Escaped => DistortOutput::Escaped,
+                OutputArg::Raw => DistortOutput::Raw,
+                OutputArg::Json => DistortOutput::Json,
+            };
+            codes_cli::run_distort(&input, &a.profile, a.seed, output, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Codes(CodesCommand::Profiles) => {
+            codes_cli::run_profiles(&mut out)?;
+            ExitCode::SUCCESS
+        }
+    };
+    out.flush().context("writing output")?;
+    Ok(code)
+}
