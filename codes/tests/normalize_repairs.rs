@@ -34,7 +34,14 @@ fn canonical_input_needs_no_repair() {
 #[test]
 fn transport_artefacts_are_stripped() {
     let cases: &[(&str, &[Repair])] = &[
-        ("]d2{}\r\n", &[Repair::StripPrefix("]d2".into()), Repair::StripSuffix("LF".into()), Repair::StripSuffix("CR".into())]),
+        (
+            "]d2{}\r\n",
+            &[
+                Repair::StripPrefix("]d2".into()),
+                Repair::StripSuffix("LF".into()),
+                Repair::StripSuffix("CR".into()),
+            ],
+        ),
         ("]C1{}", &[Repair::StripPrefix("]C1".into())]),
         ("]Q3{}", &[Repair::StripPrefix("]Q3".into())]),
         ("]e0{}\t", &[Repair::StripPrefix("]e0".into()), Repair::StripSuffix("TAB".into())]),
