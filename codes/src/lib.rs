@@ -15,8 +15,9 @@
 pub mod ai;
 pub mod charset;
 pub mod code;
-mod crc32;
+pub mod crc32;
 pub mod distort;
+mod element;
 pub mod error;
 pub mod escape;
 pub mod generate;

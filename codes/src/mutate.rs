@@ -8,8 +8,8 @@
 //! with the same element reading as the parser (AI table lookups, ⟨GS⟩-terminated variable values)
 //! and never panic, whatever the input.
 
-use crate::ai;
 use crate::charset::{B64, CSET82, GS};
+use crate::element::{read_at, Element, ElementRead};
 use crate::generate::AI_LOOKALIKES;
 use crate::gtin;
 use crate::mrp;
@@ -639,29 +639,6 @@ fn gtin_start(code: &[u8]) -> Option<usize> {
     }
 }
 
-/// One GS1 element as the parser reads it.
-#[derive(Clone, Copy, Debug)]
-struct Element {
-    ai: &'static str,
-    /// Where the AI digits start.
-    at: usize,
-    /// The value span.
-    value: (usize, usize),
-    /// Pre-defined length (no ⟨GS⟩ needed after it).
-    fixed: bool,
-}
-
-impl Element {
-    /// The AI family (`335n` → `335`).
-    fn family(&self) -> &'static str {
-        if self.ai.starts_with("335") {
-            "335"
-        } else {
-            self.ai
-        }
-    }
-}
-
 /// Most elements read before giving up (a marking code has at most six).
 const MAX_ELEMENTS: usize = 16;
 
@@ -678,22 +655,12 @@ fn elements(code: &[u8]) -> Option<Vec<Element>> {
             pos += 1;
             continue;
         }
-        let spec = ai::lookup(&code[pos..])?;
-        let vstart = pos + spec.ai.len();
-        let vend = match spec.fixed_len {
-            Some(n) => {
-                let vend = vstart + n;
-                if vend > code.len() || code[vstart..vend].contains(&GS) {
-                    return None;
-                }
-                vend
-            }
-            None => code[vstart..].iter().position(|&b| b == GS).map_or(code.len(), |p| vstart + p),
-        };
+        let ElementRead::Element(e) = read_at(code, pos) else { return None };
         if out.len() == MAX_ELEMENTS {
             return None;
         }
-        out.push(Element { ai: spec.ai, at: pos, value: (vstart, vend), fixed: spec.fixed_len.is_some() });
+        out.push(e);
+        let vend = e.value.1;
         pos = vend;
     }
     Some(out)

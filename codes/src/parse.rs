@@ -6,7 +6,8 @@
 
 use crate::ai::{self, ValueClass};
 use crate::charset::{self, GS};
-use crate::code::{MarkingCode, Quantity, QuantityUnit, Span};
+use crate::code::{MarkingCode, Quantity, QuantityUnit};
+use crate::element::{read_at, Element, ElementRead};
 use crate::error::{CodeError, Defect, Identifier, ParseError, Warning};
 use crate::gtin;
 use crate::layout::{Layout, REPAIR_TEMPLATES};
@@ -270,25 +271,6 @@ fn is_fur_kiz(s: &[u8]) -> bool {
         && s[13..].iter().all(u8::is_ascii_digit)
 }
 
-/// One GS1 element: the AI's digits, where the AI starts, and the value span.
-#[derive(Clone, Copy, Debug)]
-struct Element {
-    ai: &'static str,
-    at: usize,
-    value: Span,
-}
-
-impl Element {
-    /// The AI family (`335n` → `335`).
-    fn family(&self) -> &'static str {
-        if self.ai.starts_with("335") {
-            "335"
-        } else {
-            self.ai
-        }
-    }
-}
-
 /// Split a GS1 element string into elements. Returns the elements and whether tokenising stopped
 /// early on a defect.
 fn tokenize(
@@ -305,36 +287,33 @@ fn tokenize(
             pos += 1;
             continue;
         }
-        let Some(spec) = ai::lookup(&input[pos..]) else {
-            let shown = &input[pos..(pos + 4).min(end)];
-            d.push(pos, Defect::UnknownAi(ascii_string(shown)));
-            break;
-        };
-        let vstart = pos + spec.ai.len();
-        let vend = match spec.fixed_len {
-            Some(len) => {
-                if vstart + len > end || input[vstart..vstart + len].contains(&GS) {
-                    d.push(pos, Defect::Truncated(spec.ai.to_string()));
-                    break;
-                }
-                let vend = vstart + len;
-                if vend + 1 < end && input[vend] == GS {
-                    warnings.push(Warning::RedundantGs);
-                }
-                vend
+        let e = match read_at(input, pos) {
+            ElementRead::Element(e) => e,
+            ElementRead::UnknownAi => {
+                let shown = &input[pos..(pos + 4).min(end)];
+                d.push(pos, Defect::UnknownAi(ascii_string(shown)));
+                break;
             }
-            None => input[vstart..].iter().position(|&b| b == GS).map_or(end, |p| vstart + p),
+            ElementRead::Truncated(ai) => {
+                d.push(pos, Defect::Truncated(ai.to_string()));
+                break;
+            }
         };
-        if spec.class == ValueClass::Numeric {
+        let (vstart, vend) = e.value;
+        if e.fixed && vend + 1 < end && input[vend] == GS {
+            warnings.push(Warning::RedundantGs);
+        }
+        let numeric = ai::lookup(e.ai.as_bytes()).is_some_and(|spec| spec.class == ValueClass::Numeric);
+        if numeric {
             if let Some(i) = input[vstart..vend].iter().position(|b| !b.is_ascii_digit()) {
-                d.push(vstart + i, Defect::ValueNotNumeric(spec.ai.to_string()));
+                d.push(vstart + i, Defect::ValueNotNumeric(e.ai.to_string()));
             }
         }
         if n == MAX_ELEMENTS {
             d.push(pos, Defect::TooManyElements);
             break;
         }
-        elems[n] = Some(Element { ai: spec.ai, at: pos, value: (vstart, vend) });
+        elems[n] = Some(e);
         n += 1;
         pos = vend;
     }

@@ -139,7 +139,7 @@ fn signature_layouts() {
 fn crc32_rule_marks_signatures_not_for_fn() {
     use base64::Engine;
     let mut bytes = [7u8; 32];
-    let crc = crc32(&bytes[..28]);
+    let crc = markcert_codes::crc32::crc32(&bytes[..28]);
     bytes[28..].copy_from_slice(&crc.to_le_bytes());
     let sig = base64::engine::general_purpose::STANDARD.encode(bytes);
     let code = p(&format!("0104612345000742215Rt;K8m'Qz2w_\\u001d91EE07\\u001d92{sig}"));
@@ -147,17 +147,6 @@ fn crc32_rule_marks_signatures_not_for_fn() {
     assert_eq!(code.ffd_2100(&on, false), 3);
     assert_eq!(code.ffd_2100(&CodeOptions::default(), false), 4);
     assert_eq!(p(S13_44).ffd_2100(&on, false), 4);
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 #[test]
