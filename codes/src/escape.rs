@@ -5,13 +5,17 @@
 use crate::charset::GS;
 
 /// Escape bytes into printable text (see the module doc). Valid non-ASCII UTF-8 (e.g. Cyrillic from a
-/// Russian keyboard layout) is kept as is, so the text shows what a person would see.
+/// Russian keyboard layout) is kept as is, so the text shows what a person would see. The `<` of a
+/// literal `<GS>` is written `\u003c`, so that [`unescape`] gives back the four characters.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 8);
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
+        let valid = chunk.valid();
+        for (i, c) in valid.char_indices() {
             match c {
                 '\\' => out.push_str("\\\\"),
+                // A literal `<GS>` text (a scanner typing it) must not read back as ⟨GS⟩.
+                '<' if valid[i..].starts_with("<GS>") => out.push_str("\\u003c"),
                 c if (c as u32) < 0x20 || c == '\u{7f}' => {
                     out.push_str(&format!("\\u{:04x}", c as u32));
                 }
@@ -90,6 +94,13 @@ mod tests {
         let raw = b"01\\u001d93";
         assert_eq!(escape(raw), "01\\\\u001d93");
         assert_eq!(unescape(escape(raw).as_bytes()), raw);
+    }
+
+    #[test]
+    fn literal_angle_gs_text_survives_a_round_trip() {
+        assert_eq!(escape(b"a<GS>b<G"), "a\\u003cGS>b<G");
+        assert_eq!(unescape(escape(b"<GS>").as_bytes()), b"<GS>");
+        assert_eq!(unescape(b"a<GS>b"), b"a\x1db");
     }
 
     #[test]
