@@ -13,7 +13,7 @@ use crate::error::{ParseError, Warning};
 use crate::keyboard;
 use crate::layout::{Layout, RepairTemplate, REPAIR_TEMPLATES};
 use crate::mrp;
-use crate::parse::{aim_prefix, parse_inner};
+use crate::parse::{aim_prefix, parse_inner, parse_single};
 use serde::Serialize;
 use std::fmt;
 
@@ -120,7 +120,7 @@ pub fn normalize(input: &[u8]) -> Result<Normalized, NormalizeError> {
 /// Normalise a scan.
 pub fn normalize_with(input: &[u8], opts: &NormalizeOptions<'_>) -> Result<Normalized, NormalizeError> {
     // Fast path: a canonical scan needs nothing.
-    if let Ok(code) = parse_inner(input, true) {
+    if let Ok(code) = parse_single(input, true) {
         if !opts.caps_lock || !pack_caps_signal(&code) {
             return Ok(Normalized { code, repairs: Vec::new(), warnings: Vec::new() });
         }
@@ -292,29 +292,39 @@ enum Failure {
     Ambiguous(Vec<String>),
 }
 
-/// Read a cleaned scan: as it is, or through the ⟨GS⟩ templates.
+/// Read a cleaned scan: as it is, or through the ⟨GS⟩ templates. Trial readings use the cheap
+/// parse; only the final error is diagnosed in full (double scan).
 fn read(s: &[u8], opts: &NormalizeOptions<'_>) -> Result<(MarkingCode, Vec<Repair>), Failure> {
-    let strict = parse_inner(s, true);
-    let strict_err = match strict {
-        Ok(code) => return Ok((code, Vec::new())),
-        Err(e) => e,
-    };
+    if let Ok(code) = parse_single(s, true) {
+        return Ok((code, Vec::new()));
+    }
     let mut found: Vec<(MarkingCode, String)> = Vec::new();
-    for t in REPAIR_TEMPLATES {
-        let mut options: Vec<&[u8]> = vec![b""];
-        options.extend(opts.substitutes.iter().copied());
-        for sub in options {
-            let mut out = Vec::with_capacity(t.gsless_len + t.separators.len());
-            if !match_template(s, t, sub, 0, 0, &mut out) {
-                continue;
-            }
-            let Ok(code) = parse_inner(&out, true) else { continue };
-            if code.layout() != t.layout || !catalog_allows(opts, &code) {
-                continue;
-            }
-            if !found.iter().any(|(c, _)| c.as_bytes() == code.as_bytes()) {
-                let sep = if sub.is_empty() { "dropped".to_string() } else { crate::escape::escape(sub) };
-                found.push((code, format!("{}/{}", t.name, sep)));
+    let mut out = Vec::with_capacity(s.len() + 4);
+    if s.starts_with(b"01") {
+        for t in REPAIR_TEMPLATES {
+            let slots = t.separators.len();
+            for sub in std::iter::once(&b""[..]).chain(opts.substitutes.iter().copied()) {
+                // Each slot holds ⟨GS⟩ (1 byte), `sub`, or nothing: the length must fit.
+                let widest = sub.len().max(1);
+                if s.len() < t.gsless_len || s.len() > t.gsless_len + slots * widest {
+                    continue;
+                }
+                out.clear();
+                if !match_template(s, t, sub, 0, 0, false, &mut out) {
+                    continue;
+                }
+                let Ok(code) = parse_single(&out, true) else { continue };
+                if code.layout() != t.layout || !catalog_allows(opts, &code) {
+                    continue;
+                }
+                if !found.iter().any(|(c, _)| c.as_bytes() == code.as_bytes()) {
+                    let sep = match sub {
+                        b"" => "dropped".to_string(),
+                        _ if sub.iter().all(|b| b.is_ascii_graphic()) => String::from_utf8_lossy(sub).into(),
+                        _ => crate::escape::escape(sub),
+                    };
+                    found.push((code, format!("{}/{}", t.name, sep)));
+                }
             }
         }
     }
@@ -322,13 +332,16 @@ fn read(s: &[u8], opts: &NormalizeOptions<'_>) -> Result<(MarkingCode, Vec<Repai
         0 => {
             // A template-shaped string the catalogue ruled out may still be a valid KI-only.
             if opts.catalog.is_some() {
-                if let Ok(code) = parse_inner(s, false) {
+                if let Ok(code) = parse_single(s, false) {
                     if catalog_allows(opts, &code) {
                         return Ok((code, Vec::new()));
                     }
                 }
             }
-            Err(Failure::Invalid(strict_err))
+            match parse_inner(s, true) {
+                Ok(code) => Ok((code, Vec::new())),
+                Err(e) => Err(Failure::Invalid(e)),
+            }
         }
         1 => {
             let (code, how) = found.pop().expect("one candidate");
@@ -346,13 +359,16 @@ fn catalog_allows(opts: &NormalizeOptions<'_>, code: &MarkingCode) -> bool {
 }
 
 /// Match `s` against template `t`, where each separator slot holds ⟨GS⟩, `sub`, or nothing, and build
-/// the canonical string into `out`. `slot` is the next separator, `pos` the position in `s`.
+/// the canonical string into `out`. `slot` is the next separator, `pos` the position in `s`. A
+/// non-empty `sub` must stand in at least one slot (`used_sub`): without it the reading is the one
+/// the dropped-⟨GS⟩ pass finds.
 fn match_template(
     s: &[u8],
     t: &RepairTemplate,
     sub: &[u8],
     slot: usize,
     pos: usize,
+    used_sub: bool,
     out: &mut Vec<u8>,
 ) -> bool {
     // Canonical offset where this segment starts and ends (GS-less coordinates).
@@ -367,21 +383,21 @@ fn match_template(
     out.extend_from_slice(segment);
     let next = pos + seg_len;
     if slot == t.separators.len() {
-        if next == s.len() {
-            return t.fits(&strip_gs(out));
+        if next == s.len() && (used_sub || sub.is_empty()) {
+            return fits_with_gs(t, out);
         }
         out.truncate(mark);
         return false;
     }
-    let mut tokens: Vec<&[u8]> = vec![&[GS]];
-    if !sub.is_empty() {
-        tokens.push(sub);
-    }
-    tokens.push(b"");
-    for tok in tokens {
+    // The slot holds ⟨GS⟩, the substitute, or nothing (an empty substitute is "nothing" already).
+    let options = [&[GS][..], sub, b""];
+    for (i, tok) in options.into_iter().enumerate() {
+        if i == 1 && sub.is_empty() {
+            continue;
+        }
         if s[next..].starts_with(tok) {
             out.push(GS);
-            if match_template(s, t, sub, slot + 1, next + tok.len(), out) {
+            if match_template(s, t, sub, slot + 1, next + tok.len(), used_sub || i == 1, out) {
                 return true;
             }
             out.truncate(mark + seg_len);
@@ -391,6 +407,16 @@ fn match_template(
     false
 }
 
-fn strip_gs(s: &[u8]) -> Vec<u8> {
-    s.iter().copied().filter(|&b| b != GS).collect()
+/// [`RepairTemplate::fits`] on `out` with its ⟨GS⟩ bytes skipped, without allocating.
+fn fits_with_gs(t: &RepairTemplate, out: &[u8]) -> bool {
+    let mut buf = [0u8; 160];
+    let mut n = 0;
+    for &b in out.iter().filter(|&&b| b != GS) {
+        match buf.get_mut(n) {
+            Some(slot) => *slot = b,
+            None => return false,
+        }
+        n += 1;
+    }
+    t.fits(&buf[..n])
 }

@@ -23,14 +23,11 @@ pub fn parse(input: &[u8]) -> Result<MarkingCode, ParseError> {
     parse_inner(input, true)
 }
 
-/// Parse without the "GS-less string that fits a repair template" rule: used by `normalize` when a
-/// catalogue has ruled the template out (e.g. a 31-character KI-only whose serial holds `93`).
+/// Parse, optionally without the "GS-less string that fits a repair template" rule (used by
+/// `normalize` when a catalogue has ruled the template out, e.g. a 31-character KI-only whose serial
+/// holds `93`). A failure is checked for a double scan, which names the defect better.
 pub(crate) fn parse_inner(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, ParseError> {
-    let first = parse_single(input, gs_less_templates);
-    match first {
-        Ok(c) => Ok(c),
-        Err(e) => Err(detect_double_scan(input).unwrap_or(e)),
-    }
+    parse_single(input, gs_less_templates).map_err(|e| detect_double_scan(input).unwrap_or(e))
 }
 
 struct Defects(Vec<CodeError>);
@@ -53,7 +50,8 @@ impl Defects {
     }
 }
 
-fn parse_single(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, ParseError> {
+/// Parse one code; no double-scan diagnosis (the cheap path for `normalize`'s trial readings).
+pub(crate) fn parse_single(input: &[u8], gs_less_templates: bool) -> Result<MarkingCode, ParseError> {
     let mut d = Defects(Vec::new());
     if input.is_empty() {
         d.push(0, Defect::Empty);
