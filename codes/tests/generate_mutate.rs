@@ -15,7 +15,10 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const CASES: u32 = 256;
+/// Cases per property: `PROPTEST_CASES` when set (for long stress runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
 /// The spec's code parses as its own layout with every part equal to the spec's.
 fn check_round_trip(spec: &CodeSpec) -> Result<(), TestCaseError> {
@@ -56,7 +59,7 @@ fn runner(cases: u32) -> TestRunner {
 #[test]
 fn every_layout_renders_and_parses_back() {
     for layout in Layout::ALL {
-        let mut r = runner(CASES);
+        let mut r = runner(cases(256));
         let result = r.run(&spec_strategy(layout), |spec| {
             prop_assert_eq!(spec.layout, layout);
             check_round_trip(&spec)
@@ -70,7 +73,7 @@ fn every_layout_renders_and_parses_back() {
 #[test]
 fn lookalike_specs_stay_valid() {
     for layout in Layout::ALL {
-        let mut r = runner(CASES);
+        let mut r = runner(cases(256));
         let result = r.run(&spec_with_lookalikes(layout), |spec| check_round_trip(&spec));
         if let Err(e) = result {
             panic!("{layout}: {e}");
@@ -178,7 +181,7 @@ fn check_rejected(spec: &CodeSpec, seed: u64) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: CASES, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(Config { cases: cases(256), failure_persistence: None, ..Config::default() })]
 
     #[test]
     fn any_spec_round_trips(spec in any_spec()) {

@@ -8,8 +8,13 @@ use markcert_codes::layout::Layout;
 use markcert_codes::{normalize, parse, Repair};
 use proptest::prelude::*;
 
+/// Cases per property: `PROPTEST_CASES` when set (for long stress runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 512, ..ProptestConfig::default() }
+    ProptestConfig { cases: cases(512), ..ProptestConfig::default() }
 }
 
 /// Checks that hold for any bytes: no panic, and a successful normalisation is canonical and stable.
