@@ -285,7 +285,8 @@ pub enum DistortOutput {
     /// The same text as raw bytes, one delivery per line (no extra LF after a delivery that
     /// already ends with the scanner's LF suffix).
     Raw,
-    /// JSON: the escaped text and the key-event sequence of keyboard profiles.
+    /// JSON: `text` (the delivered text; `text_hex` when it is not UTF-8) and `keys`, the key-event
+    /// sequence of keyboard profiles (null for byte-delivering ones).
     Json,
 }
 
@@ -314,7 +315,14 @@ pub fn run_distort(
                 }
             }
             DistortOutput::Json => {
-                let v = serde_json::json!({ "text": escape(&d.text), "keys": d.keys });
+                // As in `inspect`: the text itself in the JSON string, exact bytes in hex when it is
+                // not UTF-8.
+                let text_hex = std::str::from_utf8(&d.text).is_err().then(|| hex(&d.text));
+                let v = serde_json::json!({
+                    "text": String::from_utf8_lossy(&d.text),
+                    "text_hex": text_hex,
+                    "keys": d.keys,
+                });
                 writeln!(out, "{v}")?;
             }
         }

@@ -98,7 +98,7 @@ enum OutputArg {
     Escaped,
     /// Raw bytes, one delivery per line.
     Raw,
-    /// JSON with the escaped text and the key events of keyboard profiles.
+    /// JSON: the delivered text (`text_hex` when not UTF-8) and the key events of keyboard profiles.
     Json,
 }
 

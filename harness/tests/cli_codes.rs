@@ -140,6 +140,20 @@ fn distort_then_repair_gives_back_the_original() {
 }
 
 #[test]
+fn distort_json_carries_text_and_key_events() {
+    let milk = b"0104612345000438215aZ;q0\\u001d93Jm4t\n";
+    let v = json_lines(&markcert(&["codes", "distort", "--profile", "hid-f8", "--output", "json"], milk));
+    assert_eq!(v[0]["text"], "0104612345000438215aZ;q093Jm4t\r", "a GUI field gets nothing for F8");
+    assert_eq!(v[0]["text_hex"], serde_json::Value::Null);
+    let keys = v[0]["keys"].as_array().unwrap();
+    assert_eq!(keys[24], serde_json::json!({"key": "fkey", "value": 8}));
+    let v =
+        json_lines(&markcert(&["codes", "distort", "--profile", "leading-fnc1", "--output", "json"], milk));
+    assert_eq!(v[0]["keys"], serde_json::Value::Null, "a COM scanner delivers bytes");
+    assert!(v[0]["text_hex"].as_str().unwrap().starts_with("e83031"));
+}
+
+#[test]
 fn distort_rejects_an_unknown_profile() {
     let out = markcert(&["codes", "distort", "--profile", "nope"], b"x\n");
     assert_eq!(out.status.code(), Some(2));
