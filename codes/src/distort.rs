@@ -560,6 +560,20 @@ fn validate(p: &ScannerProfile) -> Result<(), DistortError> {
 
 const BUILTIN_TOML: &str = include_str!("../data/scanner-profiles.toml");
 
+/// Names of the default profiles of spec `codes.md` §12.9; all are built in.
+pub const SPEC_DEFAULT_PROFILES: &[&str] = &[
+    "com-clean",
+    "hid-us-dropgs",
+    "hid-ru-dropgs",
+    "hid-ru-caps",
+    "hid-altcodes",
+    "hid-f8",
+    "hid-ctrl",
+    "aim-on",
+    "camera-libdmtx",
+    "1c-text-gs",
+];
+
 /// The built-in profiles of `codes/data/scanner-profiles.toml`: the spec's ten default profiles plus
 /// extras. Parsed once.
 pub fn builtin_profiles() -> &'static [ScannerProfile] {

@@ -29,18 +29,7 @@ const EXAMPLES: &[&str] = &[
 const TRICKY: &[u8] = b"!29GS<>%1D3";
 
 /// The spec's default profiles (§12.9).
-const SPEC_DEFAULTS: &[&str] = &[
-    "com-clean",
-    "hid-us-dropgs",
-    "hid-ru-dropgs",
-    "hid-ru-caps",
-    "hid-altcodes",
-    "hid-f8",
-    "hid-ctrl",
-    "aim-on",
-    "camera-libdmtx",
-    "1c-text-gs",
-];
+const SPEC_DEFAULTS: &[&str] = distort::SPEC_DEFAULT_PROFILES;
 
 /// A valid code built from example `which`, with its serial and crypto parts redrawn from `seeds`:
 /// serial characters from CSET82 (the first one kept for 13/20-character serials, the EAEU country
