@@ -1,5 +1,13 @@
 //! markcert-emulators: the world model and the emulated parties around the implementation under test
 //! (True API CDN hosts, ЛМ ЧЗ, ТС ПИоТ, KKT with ФН-М, barcode scanner), the fault layer and the trace.
 //!
-//! Not built yet: the emulators arrive with their own issues. This crate only reserves the place in the
-//! workspace so that the dependency graph (codes → emulators → harness) is fixed from the start.
+//! Data flows one way: the [`world`] is the single source of truth; emulators answer from it; every
+//! call goes into the [`trace`]; [`faults`] decide how a call is disturbed. Built so far: the world
+//! model, the world clock, the trace, the fault model and the True API per-code answer logic; the HTTP
+//! servers, ЛМ ЧЗ, the control API and `markcert serve` come next (issue 3).
+
+pub mod clock;
+pub mod faults;
+pub mod trace;
+pub mod trueapi;
+pub mod world;
