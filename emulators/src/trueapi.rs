@@ -1,1 +1,312 @@
-//! Being written.
+//! True API `codes/check` answers (spec `true-api.md` §4–§7): what ГИС МТ says about each code, built
+//! from the world by the per-state templates of §6 and serialised by the rules of §5.1 (fields
+//! without data omitted, `isBlocked` always present, dates always with milliseconds).
+//!
+//! Pure logic: no HTTP, no clock reads, no trace. The CDN-host server (to come) parses the request,
+//! authenticates it, calls [`check_codes`] with the world clock's time and a fresh `reqId`, applies
+//! faults and records the call.
+
+use crate::world::{CodeState, Crypto, Origin, World};
+use markcert_codes::CodeOptions;
+use serde::{Deserialize, Serialize};
+
+/// How fields without data are written (`trueapi.nulls`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nulls {
+    /// Omitted (default; what the real service does).
+    #[default]
+    Omit,
+    /// Written as `null`.
+    Null,
+}
+
+/// Configurable True API behaviour (spec defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrueApiOptions {
+    /// `trueapi.nulls`.
+    pub nulls: Nulls,
+    /// `trueapi.ogvs_always`: emit `ogvs: []` for codes that are not blocked.
+    pub ogvs_always: bool,
+    /// `trueapi.max_codes`: codes per request; more → 400.
+    pub max_codes: usize,
+    /// Groups whose `mrp` is a maximum (МРЦ) or a minimum (МЦ): both carry `mrp` (§10.3).
+    pub mrp_groups: Vec<u16>,
+    /// Groups whose codes carry `smp` (ЕМЦ).
+    pub smp_groups: Vec<u16>,
+    /// Code-grammar decisions (printView of packs, …).
+    pub codes: CodeOptions,
+}
+
+impl Default for TrueApiOptions {
+    fn default() -> Self {
+        TrueApiOptions {
+            nulls: Nulls::Omit,
+            ogvs_always: false,
+            max_codes: 100,
+            mrp_groups: vec![3, 12, 16],
+            smp_groups: vec![3],
+            codes: CodeOptions::default(),
+        }
+    }
+}
+
+/// The per-code object of a `codes/check` answer (§5). Optional fields are omitted when `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeCheck {
+    pub cis: String,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub print_view: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    pub group_ids: Vec<u16>,
+    pub verified: bool,
+    pub found: bool,
+    pub utilised: bool,
+    pub realizable: bool,
+    pub sold: bool,
+    pub is_blocked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ogvs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub production_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_owner: Option<bool>,
+    pub error_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub is_tracking: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elimination_state: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mrp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smp: Option<u64>,
+    pub gray_zone: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_unit_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sold_unit_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_quantity: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub producer_inn: Option<String>,
+}
+
+/// The optional fields of [`CodeCheck`], written as `null` under [`Nulls::Null`].
+const OPTIONAL_FIELDS: &[&str] = &[
+    "printView",
+    "gtin",
+    "ogvs",
+    "expireDate",
+    "productionDate",
+    "isOwner",
+    "message",
+    "eliminationState",
+    "mrp",
+    "smp",
+    "innerUnitCount",
+    "soldUnitCount",
+    "packageType",
+    "packageQuantity",
+    "parent",
+    "producerInn",
+];
+
+impl CodeCheck {
+    fn empty(cis: &str) -> Self {
+        CodeCheck {
+            cis: cis.to_string(),
+            valid: false,
+            print_view: None,
+            gtin: None,
+            group_ids: Vec::new(),
+            verified: false,
+            found: false,
+            utilised: false,
+            realizable: false,
+            sold: false,
+            is_blocked: false,
+            ogvs: None,
+            expire_date: None,
+            production_date: None,
+            is_owner: None,
+            error_code: 0,
+            message: None,
+            is_tracking: false,
+            elimination_state: None,
+            mrp: None,
+            smp: None,
+            gray_zone: false,
+            inner_unit_count: None,
+            sold_unit_count: None,
+            package_type: None,
+            package_quantity: None,
+            parent: None,
+            producer_inn: None,
+        }
+    }
+
+    /// JSON of this object under the serialisation options (§5.1).
+    pub fn to_json(&self, opts: &TrueApiOptions) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut v {
+            if opts.nulls == Nulls::Null {
+                for f in OPTIONAL_FIELDS {
+                    map.entry(*f).or_insert(serde_json::Value::Null);
+                }
+            }
+            if opts.ogvs_always && !self.is_blocked {
+                map.insert("ogvs".into(), serde_json::json!([]));
+            }
+        }
+        v
+    }
+}
+
+/// Who asks: the INN behind the credential (or the request's `inn`), for `isOwner`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Requester<'a> {
+    /// INN of the requester, if known.
+    pub inn: Option<&'a str>,
+}
+
+/// Answer one code from the world at world time `now_ms` (§6 templates).
+pub fn check_code(
+    world: &World,
+    cis: &str,
+    who: Requester<'_>,
+    now_ms: i64,
+    opts: &TrueApiOptions,
+) -> CodeCheck {
+    let _ = now_ms; // expiry is reported, not judged, by the True API: the POS compares expireDate
+    let mut a = CodeCheck::empty(cis);
+    let parsed = match markcert_codes::parse(cis.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => {
+            // Invalid structure: printView/gtin only when extractable.
+            if let Some(gtin) = extractable_gtin(cis) {
+                a.group_ids = world.group_of(&gtin).into_iter().collect();
+                a.gtin = Some(gtin);
+            }
+            a.error_code = e.true_api_error_code();
+            a.message = Some(e.errors.first().map_or_else(|| e.to_string(), |d| d.defect.to_string()));
+            return a;
+        }
+    };
+    a.valid = true;
+    a.print_view = Some(parsed.print_view(&opts.codes).to_string());
+    a.gtin = Some(parsed.gtin().to_string());
+    let product = world.product(parsed.gtin());
+    a.group_ids = product.map(|p| vec![p.group]).unwrap_or_default();
+    a.is_tracking = product.is_some_and(|p| world.tracking_groups.contains(&p.group));
+    let Some(record) = world.code_by_identity(parsed.ki()) else {
+        a.error_code = 10;
+        a.message = Some("Код не найден в ГИС МТ".into());
+        return a;
+    };
+    match record.origin {
+        Origin::EaeuFailed => {
+            a.error_code = 8;
+            a.message = Some("Код не прошёл проверку в стране эмиссии".into());
+            return a;
+        }
+        Origin::EaeuNotFound => {
+            a.error_code = 11;
+            a.message = Some("Код не найден в сервисе трансграничной проверки".into());
+            return a;
+        }
+        Origin::Russia | Origin::EaeuOk => {}
+    }
+    a.found = true;
+    let tail_matches = record.code == cis;
+    a.verified = tail_matches && record.crypto == Crypto::Valid;
+    if !a.verified {
+        a.error_code = if tail_matches { record.crypto.error_code() } else { 6 };
+        a.message = Some("Проверка криптоподписи не пройдена".into());
+    }
+    let (utilised, realizable, sold) = match record.state {
+        CodeState::Emitted => (false, false, false),
+        CodeState::Applied => (true, false, false),
+        CodeState::Introduced => (true, true, false),
+        CodeState::Sold | CodeState::Withdrawn => (true, false, true),
+    };
+    (a.utilised, a.realizable, a.sold) = (utilised, realizable, sold);
+    a.is_blocked = record.is_blocked();
+    a.ogvs = a.is_blocked.then(|| record.blocked_by.clone());
+    a.gray_zone = record.gray_zone;
+    a.expire_date = record.expire_ms.map(iso_ms);
+    a.production_date = record.production_ms.map(iso_ms);
+    a.is_owner = who.inn.map(|inn| record.owner_inn.as_deref() == Some(inn));
+    a.elimination_state = record.elimination_state;
+    a.inner_unit_count = record.inner_unit_count;
+    a.sold_unit_count = record.sold_unit_count;
+    a.parent = record.parent.clone();
+    if let Some(p) = product {
+        if opts.mrp_groups.contains(&p.group) {
+            a.mrp = p.mrp_kopecks;
+        }
+        if opts.smp_groups.contains(&p.group) {
+            a.smp = p.smp_kopecks;
+        }
+        a.package_type = Some(if p.pack_count.is_some() { "GROUP" } else { "UNIT" }.into());
+        a.package_quantity = p.pack_count;
+        a.producer_inn = p.producer_inn.clone();
+    }
+    a
+}
+
+/// `01` + 14 digits at the start: the GTIN of an invalid GS1 code is still extractable.
+fn extractable_gtin(cis: &str) -> Option<String> {
+    let b = cis.as_bytes();
+    (b.len() >= 16 && b.starts_with(b"01") && b[2..16].iter().all(u8::is_ascii_digit))
+        .then(|| cis[2..16].to_string())
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` (§5.1: always with milliseconds).
+fn iso_ms(unix_ms: i64) -> String {
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    dt.format(&fmt).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
+}
+
+/// The top-level `codes/check` answer (§4).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResponse {
+    pub code: i32,
+    pub description: String,
+    pub codes: Vec<serde_json::Value>,
+    pub req_id: String,
+    pub req_timestamp: i64,
+}
+
+/// Answer a whole request: every code in request order, sharing `req_id` and `now_ms`.
+pub fn check_codes(
+    world: &World,
+    codes: &[String],
+    who: Requester<'_>,
+    now_ms: i64,
+    req_id: uuid::Uuid,
+    opts: &TrueApiOptions,
+) -> CheckResponse {
+    CheckResponse {
+        code: 0,
+        description: "ok".into(),
+        codes: codes.iter().map(|c| check_code(world, c, who, now_ms, opts).to_json(opts)).collect(),
+        req_id: req_id.to_string(),
+        req_timestamp: now_ms,
+    }
+}
