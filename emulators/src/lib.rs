@@ -6,8 +6,10 @@
 //! model, the world clock, the trace, the fault model and the True API per-code answer logic; the HTTP
 //! servers, ЛМ ЧЗ, the control API and `markcert serve` come next (issue 3).
 
+pub mod cdn;
 pub mod clock;
 pub mod faults;
+pub mod reqlog;
 pub mod trace;
 pub mod trueapi;
 pub mod world;

@@ -6,6 +6,7 @@
 //! authenticates it, calls [`check_codes`] with the world clock's time and a fresh `reqId`, applies
 //! faults and records the call.
 
+use crate::clock::format_iso_ms;
 use crate::world::{CodeState, Crypto, Origin, World};
 use markcert_codes::CodeOptions;
 use serde::{Deserialize, Serialize};
@@ -244,8 +245,8 @@ pub fn check_code(
     a.is_blocked = record.is_blocked();
     a.ogvs = a.is_blocked.then(|| record.blocked_by.clone());
     a.gray_zone = record.gray_zone;
-    a.expire_date = record.expire_ms.map(iso_ms);
-    a.production_date = record.production_ms.map(iso_ms);
+    a.expire_date = record.expire_ms.map(format_iso_ms);
+    a.production_date = record.production_ms.map(format_iso_ms);
     a.is_owner = who.inn.map(|inn| record.owner_inn.as_deref() == Some(inn));
     a.elimination_state = record.elimination_state;
     a.inner_unit_count = record.inner_unit_count;
@@ -270,16 +271,6 @@ fn extractable_gtin(cis: &str) -> Option<String> {
     let b = cis.as_bytes();
     (b.len() >= 16 && b.starts_with(b"01") && b[2..16].iter().all(u8::is_ascii_digit))
         .then(|| cis[2..16].to_string())
-}
-
-/// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` (§5.1: always with milliseconds).
-fn iso_ms(unix_ms: i64) -> String {
-    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    dt.format(&fmt).unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".into())
 }
 
 /// The top-level `codes/check` answer (§4).

@@ -133,6 +133,17 @@ impl World {
         Ok(())
     }
 
+    /// Give participant `inn` another `X-API-KEY`; false when there is no such participant.
+    pub fn add_api_key(&mut self, inn: &str, key: ApiKey) -> bool {
+        match self.participants.iter_mut().find(|p| p.inn == inn) {
+            Some(p) => {
+                p.api_keys.push(key);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The product of a GTIN.
     pub fn product(&self, gtin: &str) -> Option<&Product> {
         self.products.get(gtin)

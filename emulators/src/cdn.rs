@@ -1,0 +1,372 @@
+//! The True API HTTP hosts (spec `true-api.md` §1, §3, §8, §9, §13): one discovery host (`cdn/info`,
+//! `auth/permissive-access`; `codes/check` there answers 404 like the real one) and N CDN hosts, each
+//! on its own loopback port, serving `cdn/health/check` and `codes/check`.
+//!
+//! Owns request parsing, authentication (`X-API-KEY` with its cut-off date), HTTP status semantics,
+//! tracing every call and remembering every issued `reqId`. The answers themselves come from
+//! [`crate::trueapi`]; the world, clock and trace are shared with the other emulators.
+
+use crate::clock::WorldClock;
+use crate::reqlog::{IssuedCheck, ReqLog};
+use crate::trace::{Trace, TraceEvent};
+use crate::trueapi::{check_codes, Requester, TrueApiOptions};
+use crate::world::{ApiKey, World};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// `X-API-KEY` cut-off (spec `README.md` §5 default: 2026-10-01 00:00 MSK).
+pub const DEFAULT_XAPIKEY_CUTOFF_MS: i64 = 1_790_802_000_000;
+
+/// Authentication settings (`true-api.md` §9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthOptions {
+    /// `auth.xapikey_cutoff`: from this instant (world clock) `X-API-KEY` alone is refused.
+    pub xapikey_cutoff_ms: i64,
+    /// `auth.xapikey_cutoff_status`: 401 (default) or 410.
+    pub cutoff_status: u16,
+    /// `auth.xapikey_ttl_s`: lifetime of tokens issued by `permissive-access`.
+    pub xapikey_ttl_s: i64,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        AuthOptions {
+            xapikey_cutoff_ms: DEFAULT_XAPIKEY_CUTOFF_MS,
+            cutoff_status: 401,
+            xapikey_ttl_s: 86_400,
+        }
+    }
+}
+
+/// What the True API hosts share.
+#[derive(Clone)]
+pub struct TrueApiContext {
+    /// The world (read on every check; written by token issuance and the control API).
+    pub world: Arc<RwLock<World>>,
+    /// The world clock.
+    pub clock: WorldClock,
+    /// The trace every call goes to.
+    pub trace: Trace,
+    /// Every issued reqId.
+    pub reqlog: ReqLog,
+    /// Answer options.
+    pub options: Arc<TrueApiOptions>,
+    /// Authentication options.
+    pub auth: Arc<AuthOptions>,
+}
+
+/// Where the True API hosts listen.
+#[derive(Clone, Debug)]
+pub struct TrueApiEndpoints {
+    /// Base URL of the discovery host.
+    pub discovery: String,
+    /// Base URLs of the CDN hosts, in `cdn/info` order.
+    pub hosts: Vec<String>,
+}
+
+/// Running True API hosts; dropping it (or [`TrueApiServers::shutdown`]) stops them.
+pub struct TrueApiServers {
+    /// Their URLs.
+    pub endpoints: TrueApiEndpoints,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl TrueApiServers {
+    /// Stop every host and wait for them to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Errors starting the hosts.
+#[derive(Debug, thiserror::Error)]
+pub enum CdnError {
+    /// A listener could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+#[derive(Clone)]
+struct HostState {
+    ctx: TrueApiContext,
+    /// Component name in the trace: `true-api-discovery` or `cdn-N`.
+    component: Arc<str>,
+    addr: Arc<str>,
+    /// CDN host URLs (served by the discovery host's `cdn/info`).
+    hosts: Arc<Vec<String>>,
+}
+
+const V4: &str = "/api/v4/true-api";
+
+/// Start the discovery host and `cdn_hosts` CDN hosts on `bind_ip` (ephemeral ports).
+pub async fn spawn(
+    ctx: TrueApiContext,
+    bind_ip: std::net::IpAddr,
+    cdn_hosts: usize,
+) -> Result<TrueApiServers, CdnError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let mut listeners = Vec::new();
+    for _ in 0..=cdn_hosts {
+        let addr = SocketAddr::new(bind_ip, 0);
+        let l = TcpListener::bind(addr).await.map_err(|source| CdnError::Bind { addr, source })?;
+        let local = l.local_addr().map_err(|source| CdnError::Bind { addr, source })?;
+        listeners.push((l, local));
+    }
+    let urls: Vec<String> = listeners.iter().map(|(_, a)| format!("http://{a}")).collect();
+    let hosts = Arc::new(urls[1..].to_vec());
+    let mut tasks = Vec::new();
+    for (i, (listener, local)) in listeners.into_iter().enumerate() {
+        let state = HostState {
+            ctx: ctx.clone(),
+            component: if i == 0 { "true-api-discovery".into() } else { format!("cdn-{i}").into() },
+            addr: local.to_string().into(),
+            hosts: hosts.clone(),
+        };
+        let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
+        let mut rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                while !*rx.borrow() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        }));
+    }
+    Ok(TrueApiServers {
+        endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: hosts.to_vec() },
+        stop,
+        tasks,
+    })
+}
+
+fn discovery_router(state: HostState) -> Router {
+    Router::new()
+        .route(&format!("{V4}/cdn/info"), get(cdn_info))
+        .route(&format!("{V4}/codes/check"), any(not_found))
+        .route("/api/v3/true-api/auth/permissive-access", post(permissive_access))
+        .route(&format!("{V4}/auth/permissive-access"), post(permissive_access_v4))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn cdn_router(state: HostState) -> Router {
+    Router::new()
+        .route(&format!("{V4}/cdn/health/check"), get(health))
+        .route(&format!("{V4}/codes/check"), post(codes_check).get(codes_check))
+        .route("/api/v3/true-api/codes/check", any(legacy))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Record one call in the trace.
+fn trace(s: &HostState, method: &Method, uri: &Uri, status: StatusCode, started: Instant) -> TraceEvent {
+    TraceEvent::new(s.component.as_ref(), method.as_str(), uri.path())
+        .world_ms(s.ctx.clock.now_ms())
+        .host(s.addr.as_ref())
+        .status(status.as_u16())
+        .latency(started.elapsed())
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error_message": message }))).into_response()
+}
+
+/// Why a request is not authenticated.
+enum AuthFailure {
+    Missing,
+    Invalid,
+    CutOff,
+}
+
+/// The INN behind the request's credential (`true-api.md` §9: any one valid credential suffices).
+fn authenticate(s: &HostState, headers: &HeaderMap) -> Result<String, AuthFailure> {
+    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
+        return Err(AuthFailure::Missing);
+    };
+    let now = s.ctx.clock.now_ms();
+    let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+    let inn =
+        world.participant_by_api_key(key.trim(), now).map(|p| p.inn.clone()).ok_or(AuthFailure::Invalid)?;
+    if now >= s.ctx.auth.xapikey_cutoff_ms {
+        return Err(AuthFailure::CutOff);
+    }
+    Ok(inn)
+}
+
+fn auth_error(s: &HostState, f: AuthFailure) -> Response {
+    match f {
+        AuthFailure::Missing => error(StatusCode::UNAUTHORIZED, "Требуется авторизация: передайте X-API-KEY"),
+        AuthFailure::Invalid => error(StatusCode::UNAUTHORIZED, "Токен недействителен, получите новый токен"),
+        AuthFailure::CutOff => error(
+            StatusCode::from_u16(s.ctx.auth.cutoff_status).unwrap_or(StatusCode::UNAUTHORIZED),
+            "X-API-KEY authentication is no longer accepted",
+        ),
+    }
+}
+
+async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let started = Instant::now();
+    let resp = match authenticate(&s, &headers) {
+        Err(f) => auth_error(&s, f),
+        Ok(_) => {
+            let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
+            Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
+        }
+    };
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+async fn health(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let started = Instant::now();
+    let resp = match authenticate(&s, &headers) {
+        Err(f) => auth_error(&s, f),
+        Ok(_) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
+    };
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+async fn not_found(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+    let started = Instant::now();
+    let resp = error(StatusCode::NOT_FOUND, "Not Found");
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+async fn legacy(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+    let started = Instant::now();
+    let resp = error(StatusCode::GONE, "Устаревшее API");
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+/// Parse a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
+fn parse_check_body(body: &[u8], max_codes: usize) -> Result<(Vec<String>, Option<String>), String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("Некорректный JSON: {e}"))?;
+    let codes = v.get("codes").and_then(Value::as_array).ok_or("Поле codes обязательно")?;
+    if codes.is_empty() {
+        return Err("Список codes пуст".into());
+    }
+    if codes.len() > max_codes {
+        return Err(format!("Не более {max_codes} кодов в запросе"));
+    }
+    let codes = codes
+        .iter()
+        .map(|c| c.as_str().map(str::to_string).ok_or("Элементы codes должны быть строками"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inn = v.get("inn").and_then(Value::as_str).map(str::to_string);
+    Ok((codes, inn))
+}
+
+async fn codes_check(
+    State(s): State<HostState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let mut event_codes = Vec::new();
+    let mut req_id = None;
+    let resp = match authenticate(&s, &headers) {
+        Err(f) => auth_error(&s, f),
+        Ok(inn) => match parse_check_body(&body, s.ctx.options.max_codes) {
+            Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
+            Ok((codes, body_inn)) => {
+                let now = s.ctx.clock.now_ms();
+                let id = uuid::Uuid::new_v4();
+                let who_inn = body_inn.unwrap_or(inn);
+                let answer = {
+                    let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+                    check_codes(&world, &codes, Requester { inn: Some(&who_inn) }, now, id, &s.ctx.options)
+                };
+                s.ctx.reqlog.record(IssuedCheck {
+                    req_id: answer.req_id.clone(),
+                    req_timestamp: now,
+                    host: s.component.to_string(),
+                    codes: codes.clone(),
+                });
+                req_id = Some(answer.req_id.clone());
+                event_codes = codes;
+                Json(answer).into_response()
+            }
+        },
+    };
+    let mut ev = trace(&s, &method, &uri, resp.status(), started).codes(event_codes);
+    if let Some(id) = req_id {
+        ev = ev.req_id(id);
+    }
+    s.ctx.trace.record(ev);
+    resp
+}
+
+/// `POST /api/v3/true-api/auth/permissive-access` (§9.1): a CMS signature in, an `X-API-KEY` out. The
+/// CMS is not verified; `data` must be base64 of a DER sequence (first byte 0x30).
+async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    use base64::Engine;
+    let started = Instant::now();
+    let data = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("data").and_then(Value::as_str).map(str::to_string));
+    let decoded = data.and_then(|d| base64::engine::general_purpose::STANDARD.decode(d.trim()).ok());
+    let resp = match decoded {
+        Some(der) if der.first() == Some(&0x30) => {
+            let token = uuid::Uuid::new_v4().to_string();
+            let ttl = s.ctx.auth.xapikey_ttl_s;
+            let expires_ms = s.ctx.clock.now_ms().saturating_add(ttl.saturating_mul(1000));
+            let issued = {
+                let mut world = s.ctx.world.write().unwrap_or_else(|p| p.into_inner());
+                let store = world.store_inn.clone();
+                world.add_api_key(&store, ApiKey { token: token.clone(), expires_ms: Some(expires_ms) })
+            };
+            if issued {
+                Json(json!({ "access_token": token, "id_token": "", "expires_in": ttl, "token_type": "Bearer" }))
+                    .into_response()
+            } else {
+                error(StatusCode::UNAUTHORIZED, "Участник не зарегистрирован")
+            }
+        }
+        _ => error(StatusCode::BAD_REQUEST, "Поле data должно содержать подпись CMS в base64"),
+    };
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+/// The v4 path of `permissive-access` has been seen to refuse (§9.1).
+async fn permissive_access_v4(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+    let started = Instant::now();
+    let resp = error(StatusCode::UNAUTHORIZED, "Метод недоступен, используйте /api/v3");
+    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_cut_off_is_2026_10_01_msk() {
+        let iso = crate::clock::format_iso_ms(super::DEFAULT_XAPIKEY_CUTOFF_MS);
+        assert_eq!(iso, "2026-09-30T21:00:00.000Z");
+        assert_eq!(
+            crate::clock::parse_iso("2026-10-01T00:00:00+03:00").ok(),
+            Some(super::DEFAULT_XAPIKEY_CUTOFF_MS)
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The True API hosts over real HTTP on loopback: discovery, health, `codes/check`, authentication and
+//! the X-API-KEY cut-off, request errors, legacy and wrong-host paths, the trace and the reqId log
+//! (spec `true-api.md` §3, §8, §9, §13).
+
+use markcert_emulators::cdn::{self, AuthOptions, TrueApiContext, TrueApiServers};
+use markcert_emulators::clock::WorldClock;
+use markcert_emulators::reqlog::ReqLog;
+use markcert_emulators::trace::{Trace, TraceFilter};
+use markcert_emulators::trueapi::TrueApiOptions;
+use markcert_emulators::world::default::{default_world, STORE_API_KEY};
+use serde_json::{json, Value};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, RwLock};
+
+const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z, before the default X-API-KEY cut-off
+
+struct Env {
+    servers: TrueApiServers,
+    ctx: TrueApiContext,
+    http: reqwest::Client,
+}
+
+async fn start(cdn_hosts: usize) -> Env {
+    let clock = WorldClock::frozen_at(NOW);
+    let ctx = TrueApiContext {
+        world: Arc::new(RwLock::new(default_world(NOW).unwrap())),
+        clock,
+        trace: Trace::in_memory(10_000),
+        reqlog: ReqLog::new(10_000),
+        options: Arc::new(TrueApiOptions::default()),
+        auth: Arc::new(AuthOptions::default()),
+    };
+    let servers = cdn::spawn(ctx.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), cdn_hosts).await.unwrap();
+    Env { servers, ctx, http: reqwest::Client::new() }
+}
+
+fn code_of(ctx: &TrueApiContext, case: &str) -> String {
+    let w = ctx.world.read().unwrap();
+    w.codes().into_iter().find(|c| c.case.as_deref() == Some(case)).unwrap().code.clone()
+}
+
+async fn check(env: &Env, host: usize, body: Value, key: Option<&str>) -> (u16, Value) {
+    let url = format!("{}/api/v4/true-api/codes/check", env.servers.endpoints.hosts[host]);
+    let mut req = env.http.post(url).json(&body);
+    if let Some(k) = key {
+        req = req.header("X-API-KEY", k);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn discovery_lists_every_cdn_host_each_on_its_own_port() {
+    let env = start(3).await;
+    let e = &env.servers.endpoints;
+    assert_eq!(e.hosts.len(), 3);
+    let mut all: Vec<&String> = e.hosts.iter().chain([&e.discovery]).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 4, "distinct ports");
+    let r = env
+        .http
+        .get(format!("{}/api/v4/true-api/cdn/info", e.discovery))
+        .header("X-API-KEY", STORE_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let hosts: Vec<&str> =
+        v["hosts"].as_array().unwrap().iter().map(|h| h["host"].as_str().unwrap()).collect();
+    assert_eq!(hosts, e.hosts.iter().map(String::as_str).collect::<Vec<_>>());
+    // Without a credential: 401.
+    let r = env.http.get(format!("{}/api/v4/true-api/cdn/info", e.discovery)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // codes/check on the discovery host: 404, like the real one.
+    let r = env
+        .http
+        .post(format!("{}/api/v4/true-api/codes/check", e.discovery))
+        .header("X-API-KEY", STORE_API_KEY)
+        .json(&json!({"codes": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_check_answers_on_every_cdn_host() {
+    let env = start(2).await;
+    for h in &env.servers.endpoints.hosts {
+        let r = env
+            .http
+            .get(format!("{h}/api/v4/true-api/cdn/health/check"))
+            .header("X-API-KEY", STORE_API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!((v["code"].as_i64(), v["avgTimeMs"].is_number()), (Some(0), true));
+    }
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn codes_check_answers_from_the_world_and_remembers_the_req_id() {
+    let env = start(1).await;
+    let sold = code_of(&env.ctx, "sold");
+    let ok = code_of(&env.ctx, "in-circulation");
+    let (status, v) = check(
+        &env,
+        0,
+        json!({"codes": [sold, ok], "fiscalDriveNumber": "7380440700000123"}),
+        Some(STORE_API_KEY),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["code"], 0);
+    assert_eq!(v["reqTimestamp"], NOW);
+    assert_eq!(v["codes"][0]["cis"], sold.as_str());
+    assert_eq!(v["codes"][0]["sold"], true);
+    assert_eq!(v["codes"][1]["realizable"], true);
+    assert_eq!(v["codes"][1]["isOwner"], true);
+    let req_id = v["reqId"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(req_id).is_ok() && req_id == req_id.to_lowercase());
+    let issued = env.ctx.reqlog.get(req_id).expect("reqId remembered");
+    assert_eq!((issued.req_timestamp, issued.codes.len(), issued.host.as_str()), (NOW, 2, "cdn-1"));
+    // The trace has the call with its reqId and codes.
+    let events = env.ctx.trace.events(&TraceFilter::default());
+    let e = events.iter().find(|e| e.req_id.as_deref() == Some(req_id)).expect("traced");
+    assert_eq!((e.component.as_str(), e.status, e.codes.len()), ("cdn-1", 200, 2));
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_errors_are_400_and_auth_errors_401() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    for (body, why) in [
+        (json!({"codes": []}), "empty codes"),
+        (json!({"codes": [1]}), "non-string element"),
+        (json!({"nothing": true}), "no codes"),
+        (json!({"codes": vec![ok.clone(); 101]}), "over the batch limit"),
+    ] {
+        let (status, v) = check(&env, 0, body, Some(STORE_API_KEY)).await;
+        assert_eq!(status, 400, "{why}: {v}");
+        assert!(v["error_message"].is_string(), "{why}: {v}");
+    }
+    let url = format!("{}/api/v4/true-api/codes/check", env.servers.endpoints.hosts[0]);
+    let r = env.http.post(&url).header("X-API-KEY", STORE_API_KEY).body("{not json").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let (status, _) = check(&env, 0, json!({"codes": [ok]}), None).await;
+    assert_eq!(status, 401, "no credential");
+    let (status, _) =
+        check(&env, 0, json!({"codes": [ok]}), Some("00000000-0000-0000-0000-000000000000")).await;
+    assert_eq!(status, 401, "unknown token");
+    let (status, _) = check(&env, 0, json!({"codes": vec![ok; 100]}), Some(STORE_API_KEY)).await;
+    assert_eq!(status, 200, "exactly the batch limit");
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn sloppy_clients_are_answered_like_the_real_service() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    let url = format!("{}/api/v4/true-api/codes/check", env.servers.endpoints.hosts[0]);
+    let body = json!({"codes": [ok]}).to_string();
+    // A wrong Content-Type and a GET with a body are both answered (§5.1).
+    let r = env
+        .http
+        .post(&url)
+        .header("X-API-KEY", STORE_API_KEY)
+        .header("Content-Type", "application\\json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = env.http.get(&url).header("X-API-KEY", STORE_API_KEY).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn x_api_key_is_refused_after_the_cut_off() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    env.ctx.clock.set_ms(AuthOptions::default().xapikey_cutoff_ms);
+    let (status, v) = check(&env, 0, json!({"codes": [ok]}), Some(STORE_API_KEY)).await;
+    assert_eq!(status, 401);
+    assert_eq!(v["error_message"], "X-API-KEY authentication is no longer accepted");
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn legacy_path_is_gone_and_permissive_access_issues_a_working_token() {
+    use base64::Engine;
+    let env = start(1).await;
+    let r = env
+        .http
+        .post(format!("{}/api/v3/true-api/codes/check", env.servers.endpoints.hosts[0]))
+        .json(&json!({"codes": ["x"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    let auth = format!("{}/api/v3/true-api/auth/permissive-access", env.servers.endpoints.discovery);
+    let der = base64::engine::general_purpose::STANDARD.encode([0x30, 0x82, 0x01, 0x00]);
+    let r = env.http.post(&auth).json(&json!({ "data": der })).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["expires_in"], 86_400);
+    let token = v["access_token"].as_str().unwrap().to_string();
+    let ok = code_of(&env.ctx, "in-circulation");
+    let (status, _) = check(&env, 0, json!({"codes": [ok]}), Some(&token)).await;
+    assert_eq!(status, 200, "the issued token works");
+    let r = env.http.post(&auth).json(&json!({ "data": "bm90IGRlcg==" })).send().await.unwrap();
+    assert_eq!(r.status(), 400, "not a DER sequence");
+    let v4 = format!("{}/api/v4/true-api/auth/permissive-access", env.servers.endpoints.discovery);
+    assert_eq!(env.http.post(&v4).json(&json!({ "data": der })).send().await.unwrap().status(), 401);
+    env.servers.shutdown().await;
+}
