@@ -2,3 +2,4 @@
 //! command line and calls into these modules.
 
 pub mod codes_cli;
+pub mod serve;

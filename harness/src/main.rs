@@ -21,6 +21,31 @@ enum Command {
     /// Marking codes: inspect, generate, distort as a scanner would.
     #[command(subcommand)]
     Codes(CodesCommand),
+    /// Start the emulators on loopback and run until Ctrl+C / SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// World file (TOML); the embedded default world when absent.
+    #[arg(long)]
+    world: Option<std::path::PathBuf>,
+    /// Write the endpoints JSON here once every listener is ready.
+    #[arg(long)]
+    endpoints_file: Option<std::path::PathBuf>,
+    /// Number of True API CDN hosts.
+    #[arg(long, default_value_t = 3)]
+    cdn_hosts: usize,
+    /// Address to bind; loopback unless you say otherwise.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Append every request and response to this NDJSON file.
+    #[arg(long)]
+    trace_file: Option<std::path::PathBuf>,
+    /// X-API-KEY cut-off instant (RFC 3339); after it only fiscal-accumulator tokens work.
+    /// Default: 2026-10-01T00:00:00+03:00 (spec README §5).
+    #[arg(long)]
+    xapikey_cutoff: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -156,6 +181,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 OutputArg::Json => DistortOutput::Json,
             };
             codes_cli::run_distort(&input, &a.profile, a.seed, output, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Serve(a) => {
+            let opts = markcert::serve::ServeOptions {
+                world: a.world,
+                endpoints_file: a.endpoints_file,
+                cdn_hosts: a.cdn_hosts,
+                bind: a.bind,
+                trace_file: a.trace_file,
+                xapikey_cutoff_ms: a
+                    .xapikey_cutoff
+                    .as_deref()
+                    .map(markcert_emulators::clock::parse_iso)
+                    .transpose()
+                    .context("--xapikey-cutoff")?,
+            };
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            rt.block_on(markcert::serve::serve(opts, |e| {
+                eprint!("{}", markcert::serve::render_table(e));
+            }))?;
             ExitCode::SUCCESS
         }
         Command::Codes(CodesCommand::Profiles) => {

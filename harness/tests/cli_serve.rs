@@ -1,0 +1,104 @@
+//! `markcert serve` as a process: it writes the endpoints file once listening, answers on loopback,
+//! applies the X-API-KEY cut-off, and exits cleanly on SIGTERM with the trace file complete.
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn start(dir: &Path, extra: &[&str]) -> (Child, Value) {
+    let endpoints = dir.join("endpoints.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_markcert"))
+        .arg("serve")
+        .arg("--endpoints-file")
+        .arg(&endpoints)
+        .arg("--trace-file")
+        .arg(dir.join("trace.ndjson"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn markcert serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&endpoints) {
+            return (child, serde_json::from_str(&text).expect("endpoints JSON"));
+        }
+        assert!(Instant::now() < deadline, "no endpoints file within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "serve did not exit within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("markcert-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn first_code() -> String {
+    // A code of the default world: generated deterministically, so ask the library for it.
+    let w = markcert_emulators::world::default::default_world(0).unwrap();
+    w.codes().into_iter().find(|c| c.case.as_deref() == Some("in-circulation")).unwrap().code.clone()
+}
+
+#[tokio::test]
+async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
+    let dir = tempdir("ok");
+    let (child, endpoints) = start(&dir, &["--cdn-hosts", "2", "--xapikey-cutoff", "2100-01-01T00:00:00Z"]);
+    let hosts = endpoints["true_api"]["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2);
+    for url in hosts.iter().chain([&endpoints["true_api"]["discovery"]]) {
+        assert!(url.as_str().unwrap().starts_with("http://127.0.0.1:"), "loopback by default: {url}");
+    }
+    let key = endpoints["true_api"]["api_key"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v4/true-api/codes/check", hosts[0].as_str().unwrap()))
+        .header("X-API-KEY", key)
+        .json(&json!({ "codes": [first_code()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let req_id = v["reqId"].as_str().unwrap().to_string();
+    assert_eq!(v["codes"][0]["found"], true);
+    let status = terminate(child);
+    assert!(status.success(), "clean exit: {status:?}");
+    let trace = std::fs::read_to_string(dir.join("trace.ndjson")).unwrap();
+    assert!(trace.lines().any(|l| l.contains(&req_id)), "the check is in the trace file");
+}
+
+#[tokio::test]
+async fn serve_refuses_x_api_key_after_the_default_cut_off() {
+    // The world clock follows real time; the spec's default cut-off is 2026-10-01 MSK.
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let dir = tempdir("cutoff");
+    let (child, endpoints) = start(&dir, &["--cdn-hosts", "1"]);
+    let key = endpoints["true_api"]["api_key"].as_str().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v4/true-api/codes/check", endpoints["true_api"]["hosts"][0].as_str().unwrap()))
+        .header("X-API-KEY", key)
+        .json(&json!({ "codes": [first_code()] }))
+        .send()
+        .await
+        .unwrap();
+    let want = if now_ms >= markcert_emulators::cdn::DEFAULT_XAPIKEY_CUTOFF_MS { 401 } else { 200 };
+    assert_eq!(r.status().as_u16(), want);
+    assert!(terminate(child).success());
+}
