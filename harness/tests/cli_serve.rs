@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 fn start(dir: &Path, extra: &[&str]) -> (Child, Value) {
     let endpoints = dir.join("endpoints.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_markcert"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_markcert"))
         .arg("serve")
         .arg("--endpoints-file")
         .arg(&endpoints)
@@ -24,7 +24,11 @@ fn start(dir: &Path, extra: &[&str]) -> (Child, Value) {
         if let Ok(text) = std::fs::read_to_string(&endpoints) {
             return (child, serde_json::from_str(&text).expect("endpoints JSON"));
         }
-        assert!(Instant::now() < deadline, "no endpoints file within 30 s");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no endpoints file within 30 s");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
