@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+// The child is returned to the caller, which reaps it in `terminate`; every early exit here kills and
+// waits for it. Clippy cannot follow the returned handle.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &Path, extra: &[&str]) -> (Child, Value) {
     let endpoints = dir.join("endpoints.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_markcert"))
@@ -22,7 +25,14 @@ fn start(dir: &Path, extra: &[&str]) -> (Child, Value) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(text) = std::fs::read_to_string(&endpoints) {
-            return (child, serde_json::from_str(&text).expect("endpoints JSON"));
+            match serde_json::from_str(&text) {
+                Ok(v) => return (child, v),
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("endpoints file is not JSON: {e}: {text}");
+                }
+            }
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
