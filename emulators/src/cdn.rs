@@ -7,6 +7,7 @@
 //! [`crate::trueapi`]; the world, clock and trace are shared with the other emulators.
 
 use crate::clock::WorldClock;
+use crate::faults::{Action, CallInfo, FaultTable};
 use crate::reqlog::{IssuedCheck, ReqLog};
 use crate::trace::{Trace, TraceEvent};
 use crate::trueapi::{check_codes, Requester, TrueApiOptions};
@@ -63,6 +64,8 @@ pub struct TrueApiContext {
     pub options: Arc<TrueApiOptions>,
     /// Authentication options.
     pub auth: Arc<AuthOptions>,
+    /// Faults applied to calls (changeable at run time).
+    pub faults: FaultTable,
 }
 
 /// Where the True API hosts listen.
@@ -108,6 +111,8 @@ struct HostState {
     addr: Arc<str>,
     /// CDN host URLs (served by the discovery host's `cdn/info`).
     hosts: Arc<Vec<String>>,
+    /// Turns true when the hosts stop (ends requests held by a `blackhole` fault).
+    stop: watch::Receiver<bool>,
 }
 
 const V4: &str = "/api/v4/true-api";
@@ -135,6 +140,7 @@ pub async fn spawn(
             component: if i == 0 { "true-api-discovery".into() } else { format!("cdn-{i}").into() },
             addr: local.to_string().into(),
             hosts: hosts.clone(),
+            stop: stop_rx.clone(),
         };
         let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
         let mut rx = stop_rx.clone();
@@ -173,6 +179,57 @@ fn cdn_router(state: HostState) -> Router {
         .route("/api/v3/true-api/codes/check", any(legacy))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// What the fault layer did to a call: the response it imposes (if any) and the fault's name.
+struct Disturbance {
+    response: Option<Response>,
+    fault: Option<String>,
+}
+
+/// Ask the fault table about this call, wait its delay, and build the response it imposes.
+/// `reset`, `refuse` and `drip` act on the connection, which these hosts do not control yet: they
+/// pass, and the trace says they were not applied.
+async fn disturb(s: &HostState, path: &str, codes: &[String]) -> Disturbance {
+    let d = s.ctx.faults.decide(&CallInfo::new(&s.component, path, s.ctx.clock.now_ms()).with_codes(codes));
+    if !d.delay.is_zero() {
+        tokio::time::sleep(d.delay).await;
+    }
+    let mut fault = d.fault_name.as_deref().map(str::to_string);
+    let response = match d.action {
+        Action::Pass => None,
+        Action::Respond { status, body, content_type } => {
+            let mut r = Response::new(axum::body::Body::from(body.to_vec()));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(ct) = content_type.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+                r.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct);
+            }
+            Some(r)
+        }
+        Action::Hang => {
+            let mut stop = s.stop.clone();
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+            Some(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
+        }
+        Action::Reset | Action::Refuse | Action::Drip { .. } => {
+            fault = fault.map(|f| format!("{f} (not applied: connection-level faults are not served yet)"));
+            None
+        }
+    };
+    Disturbance { response, fault }
+}
+
+/// Codes named in a request body, best effort (for faults that match on a code).
+fn codes_in(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("codes").and_then(Value::as_array).cloned())
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// Record one call in the trace.
@@ -223,25 +280,39 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
 
 async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let resp = match authenticate(&s, &headers) {
-        Err(f) => auth_error(&s, f),
-        Ok(_) => {
-            let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
-            Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
+    let dist = disturb(&s, uri.path(), &[]).await;
+    let resp = if let Some(r) = dist.response {
+        r
+    } else {
+        match authenticate(&s, &headers) {
+            Err(f) => auth_error(&s, f),
+            Ok(_) => {
+                let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
+                Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
+            }
         }
     };
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    s.ctx.trace.record(with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault));
     resp
 }
 
 async fn health(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let resp = match authenticate(&s, &headers) {
-        Err(f) => auth_error(&s, f),
-        Ok(_) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
+    let dist = disturb(&s, uri.path(), &[]).await;
+    let resp = match (dist.response, authenticate(&s, &headers)) {
+        (Some(r), _) => r,
+        (None, Err(f)) => auth_error(&s, f),
+        (None, Ok(_)) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
     };
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    s.ctx.trace.record(with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault));
     resp
+}
+
+fn with_fault(ev: TraceEvent, fault: Option<String>) -> TraceEvent {
+    match fault {
+        Some(f) => ev.fault(f),
+        None => ev,
+    }
 }
 
 async fn not_found(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
@@ -284,33 +355,45 @@ async fn codes_check(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let mut event_codes = Vec::new();
+    let mut event_codes = codes_in(&body);
     let mut req_id = None;
-    let resp = match authenticate(&s, &headers) {
-        Err(f) => auth_error(&s, f),
-        Ok(inn) => match parse_check_body(&body, s.ctx.options.max_codes) {
-            Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
-            Ok((codes, body_inn)) => {
-                let now = s.ctx.clock.now_ms();
-                let id = uuid::Uuid::new_v4();
-                let who_inn = body_inn.unwrap_or(inn);
-                let answer = {
-                    let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
-                    check_codes(&world, &codes, Requester { inn: Some(&who_inn) }, now, id, &s.ctx.options)
-                };
-                s.ctx.reqlog.record(IssuedCheck {
-                    req_id: answer.req_id.clone(),
-                    req_timestamp: now,
-                    host: s.component.to_string(),
-                    codes: codes.clone(),
-                });
-                req_id = Some(answer.req_id.clone());
-                event_codes = codes;
-                Json(answer).into_response()
-            }
-        },
+    let dist = disturb(&s, uri.path(), &event_codes).await;
+    let resp = if let Some(r) = dist.response {
+        r
+    } else {
+        match authenticate(&s, &headers) {
+            Err(f) => auth_error(&s, f),
+            Ok(inn) => match parse_check_body(&body, s.ctx.options.max_codes) {
+                Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
+                Ok((codes, body_inn)) => {
+                    let now = s.ctx.clock.now_ms();
+                    let id = uuid::Uuid::new_v4();
+                    let who_inn = body_inn.unwrap_or(inn);
+                    let answer = {
+                        let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+                        check_codes(
+                            &world,
+                            &codes,
+                            Requester { inn: Some(&who_inn) },
+                            now,
+                            id,
+                            &s.ctx.options,
+                        )
+                    };
+                    s.ctx.reqlog.record(IssuedCheck {
+                        req_id: answer.req_id.clone(),
+                        req_timestamp: now,
+                        host: s.component.to_string(),
+                        codes: codes.clone(),
+                    });
+                    req_id = Some(answer.req_id.clone());
+                    event_codes = codes;
+                    Json(answer).into_response()
+                }
+            },
+        }
     };
-    let mut ev = trace(&s, &method, &uri, resp.status(), started).codes(event_codes);
+    let mut ev = with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault).codes(event_codes);
     if let Some(id) = req_id {
         ev = ev.req_id(id);
     }

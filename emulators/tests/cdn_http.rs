@@ -4,6 +4,7 @@
 
 use markcert_emulators::cdn::{self, AuthOptions, TrueApiContext, TrueApiServers};
 use markcert_emulators::clock::WorldClock;
+use markcert_emulators::faults::{FaultKind, FaultRule, FaultTable, Latency, Trigger};
 use markcert_emulators::reqlog::ReqLog;
 use markcert_emulators::trace::{Trace, TraceFilter};
 use markcert_emulators::trueapi::TrueApiOptions;
@@ -29,6 +30,7 @@ async fn start(cdn_hosts: usize) -> Env {
         reqlog: ReqLog::new(10_000),
         options: Arc::new(TrueApiOptions::default()),
         auth: Arc::new(AuthOptions::default()),
+        faults: FaultTable::new(),
     };
     let servers = cdn::spawn(ctx.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), cdn_hosts).await.unwrap();
     Env { servers, ctx, http: reqwest::Client::new() }
@@ -221,5 +223,92 @@ async fn legacy_path_is_gone_and_permissive_access_issues_a_working_token() {
     assert_eq!(r.status(), 400, "not a DER sequence");
     let v4 = format!("{}/api/v4/true-api/auth/permissive-access", env.servers.endpoints.discovery);
     assert_eq!(env.http.post(&v4).json(&json!({ "data": der })).send().await.unwrap().status(), 401);
+    env.servers.shutdown().await;
+}
+
+const CHECK: &str = "/api/v4/true-api/codes/check";
+
+#[tokio::test]
+async fn faults_answer_instead_of_the_host_and_are_traced() {
+    let env = start(2).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    // 429 on the 2nd codes/check to cdn-1 only.
+    let id = env
+        .ctx
+        .faults
+        .add(
+            FaultRule::new(FaultKind::rate_limited_429())
+                .named("cdn-1 429")
+                .on_host("cdn-1")
+                .on_endpoint(CHECK)
+                .when(Trigger::nth(2)),
+        )
+        .unwrap();
+    let body = json!({ "codes": [ok.clone()] });
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for host in [0, 0, 0, 1] {
+            v.push(check(&env, host, body.clone(), Some(STORE_API_KEY)).await.0);
+        }
+        v
+    };
+    assert_eq!(statuses, [200, 429, 200, 200]);
+    let events = env.ctx.trace.events(&TraceFilter::default());
+    assert_eq!(events.iter().filter(|e| e.fault.as_deref() == Some("cdn-1 429")).count(), 1);
+    assert!(env.ctx.faults.remove(id));
+    // The emergency preset: 203 with the spec's body, before authentication.
+    env.ctx.faults.add(FaultRule::new(FaultKind::emergency_203()).on_host("cdn-2")).unwrap();
+    let (status, v) = check(&env, 1, body.clone(), None).await;
+    assert_eq!((status, v["code"].as_i64()), (203, Some(203)));
+    env.ctx.faults.clear();
+    // A fault that matches one code: 5000 for the Belarusian code only.
+    let eaeu = code_of(&env.ctx, "eaeu-ok");
+    env.ctx
+        .faults
+        .add(FaultRule::new(FaultKind::cross_border_5000()).when(Trigger::matching_code(&eaeu[..20])))
+        .unwrap();
+    let (status, v) = check(&env, 0, json!({ "codes": [eaeu] }), Some(STORE_API_KEY)).await;
+    assert_eq!((status, v["code"].as_i64(), v["error_message"].as_str()), (503, Some(5000), Some("5000")));
+    assert_eq!(check(&env, 0, body, Some(STORE_API_KEY)).await.0, 200);
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_and_hang_faults_delay_or_hold_the_answer() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    env.ctx
+        .faults
+        .add(FaultRule::new(FaultKind::Latency(Latency::Fixed { fixed_ms: 150 })).named("slow"))
+        .unwrap();
+    assert_eq!(check(&env, 0, json!({ "codes": [ok.clone()] }), Some(STORE_API_KEY)).await.0, 200);
+    let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
+    // A sleep never ends early: the recorded latency is at least the fault's delay.
+    assert!(ev.latency_us >= 150_000, "{ev:?}");
+    assert_eq!(ev.fault.as_deref(), Some("slow"));
+    env.ctx.faults.clear();
+    env.ctx.faults.add(FaultRule::new(FaultKind::Blackhole)).unwrap();
+    let url = format!("{}{CHECK}", env.servers.endpoints.hosts[0]);
+    let held = env
+        .http
+        .post(url)
+        .header("X-API-KEY", STORE_API_KEY)
+        .json(&json!({ "codes": [ok] }))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(held.is_err_and(|e| e.is_timeout()), "a blackholed request never answers");
+    // Shutdown is not blocked by the held request.
+    env.servers.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_level_faults_are_reported_as_not_applied() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    env.ctx.faults.add(FaultRule::new(FaultKind::Reset).named("reset")).unwrap();
+    assert_eq!(check(&env, 0, json!({ "codes": [ok] }), Some(STORE_API_KEY)).await.0, 200);
+    let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
+    assert!(ev.fault.as_deref().is_some_and(|f| f.starts_with("reset (not applied")), "{ev:?}");
     env.servers.shutdown().await;
 }

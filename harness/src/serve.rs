@@ -106,6 +106,7 @@ pub async fn serve(opts: ServeOptions, ready: impl FnOnce(&Endpoints)) -> Result
             xapikey_cutoff_ms: opts.xapikey_cutoff_ms.unwrap_or(cdn::DEFAULT_XAPIKEY_CUTOFF_MS),
             ..AuthOptions::default()
         }),
+        faults: markcert_emulators::faults::FaultTable::new(),
     };
     let servers = cdn::spawn(ctx, opts.bind, opts.cdn_hosts).await?;
     let endpoints = Endpoints {
