@@ -315,18 +315,20 @@ fn with_fault(ev: TraceEvent, fault: Option<String>) -> TraceEvent {
     }
 }
 
-async fn not_found(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+/// Answer with a fixed error, traced.
+fn fixed_error(s: &HostState, method: &Method, uri: &Uri, status: StatusCode, message: &str) -> Response {
     let started = Instant::now();
-    let resp = error(StatusCode::NOT_FOUND, "Not Found");
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    let resp = error(status, message);
+    s.ctx.trace.record(trace(s, method, uri, resp.status(), started));
     resp
 }
 
+async fn not_found(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+    fixed_error(&s, &method, &uri, StatusCode::NOT_FOUND, "Not Found")
+}
+
 async fn legacy(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
-    let started = Instant::now();
-    let resp = error(StatusCode::GONE, "Устаревшее API");
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
-    resp
+    fixed_error(&s, &method, &uri, StatusCode::GONE, "Устаревшее API")
 }
 
 /// Parse a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
@@ -435,10 +437,7 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
 
 /// The v4 path of `permissive-access` has been seen to refuse (§9.1).
 async fn permissive_access_v4(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
-    let started = Instant::now();
-    let resp = error(StatusCode::UNAUTHORIZED, "Метод недоступен, используйте /api/v3");
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
-    resp
+    fixed_error(&s, &method, &uri, StatusCode::UNAUTHORIZED, "Метод недоступен, используйте /api/v3")
 }
 
 #[cfg(test)]
