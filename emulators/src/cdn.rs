@@ -142,24 +142,68 @@ pub async fn spawn(
             hosts: hosts.clone(),
             stop: stop_rx.clone(),
         };
-        let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
-        let mut rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let shutdown = async move {
-                while !*rx.borrow() {
-                    if rx.changed().await.is_err() {
-                        break;
-                    }
-                }
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        }));
+        let app = if i == 0 { discovery_router(state.clone()) } else { cdn_router(state.clone()) };
+        tasks.push(tokio::spawn(accept_loop(listener, app, state)));
     }
     Ok(TrueApiServers {
         endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: hosts.to_vec() },
         stop,
         tasks,
     })
+}
+
+/// Marks a response whose connection must be dropped instead (a `reset` or `host-down` fault).
+#[derive(Clone, Copy, Debug)]
+struct DropConnection;
+
+/// The connection was dropped on purpose by a fault.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by a fault")]
+struct DroppedByFault;
+
+/// Accept connections until the hosts stop. A host under a `host-down` fault refuses each connection
+/// (RST); otherwise each connection is served by hyper, and a response marked [`DropConnection`]
+/// makes hyper close the connection without answering.
+async fn accept_loop(listener: TcpListener, app: Router, s: HostState) {
+    use tower::ServiceExt;
+    let mut stop = s.stop.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            a = listener.accept() => a,
+        };
+        if *stop.borrow() {
+            break;
+        }
+        let Ok((stream, _peer)) = accepted else { continue };
+        if s.ctx.faults.connection_refused(&s.component, s.ctx.clock.now_ms()) {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            s.ctx.trace.record(
+                TraceEvent::new(s.component.as_ref(), "CONNECT", "")
+                    .world_ms(s.ctx.clock.now_ms())
+                    .host(s.addr.as_ref())
+                    .status(0)
+                    .fault("host-down (connection refused)"),
+            );
+            continue;
+        }
+        let app = app.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let resp = app.oneshot(req.map(axum::body::Body::new)).await.map_err(|e| match e {})?;
+                    if resp.extensions().get::<DropConnection>().is_some() {
+                        return Err(DroppedByFault);
+                    }
+                    Ok::<_, DroppedByFault>(resp)
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+        });
+    }
 }
 
 fn discovery_router(state: HostState) -> Router {
@@ -188,8 +232,8 @@ struct Disturbance {
 }
 
 /// Ask the fault table about this call, wait its delay, and build the response it imposes.
-/// `reset`, `refuse` and `drip` act on the connection, which these hosts do not control yet: they
-/// pass, and the trace says they were not applied.
+/// `reset` and `refuse` drop the connection without an answer; `drip` is not served yet: it passes,
+/// and the trace says it was not applied.
 async fn disturb(s: &HostState, path: &str, codes: &[String]) -> Disturbance {
     let d = s.ctx.faults.decide(&CallInfo::new(&s.component, path, s.ctx.clock.now_ms()).with_codes(codes));
     if !d.delay.is_zero() {
@@ -215,8 +259,13 @@ async fn disturb(s: &HostState, path: &str, codes: &[String]) -> Disturbance {
             }
             Some(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
         }
-        Action::Reset | Action::Refuse | Action::Drip { .. } => {
-            fault = fault.map(|f| format!("{f} (not applied: connection-level faults are not served yet)"));
+        Action::Reset | Action::Refuse => {
+            let mut r = Response::new(axum::body::Body::empty());
+            r.extensions_mut().insert(DropConnection);
+            Some(r)
+        }
+        Action::Drip { .. } => {
+            fault = fault.map(|f| format!("{f} (not applied: slow bodies are not served yet)"));
             None
         }
     };

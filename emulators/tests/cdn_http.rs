@@ -303,12 +303,50 @@ async fn latency_and_hang_faults_delay_or_hold_the_answer() {
 }
 
 #[tokio::test]
-async fn connection_level_faults_are_reported_as_not_applied() {
-    let env = start(1).await;
+async fn reset_and_host_down_drop_the_connection_and_drip_is_reported_as_not_applied() {
+    let env = start(2).await;
     let ok = code_of(&env.ctx, "in-circulation");
-    env.ctx.faults.add(FaultRule::new(FaultKind::Reset).named("reset")).unwrap();
-    assert_eq!(check(&env, 0, json!({ "codes": [ok] }), Some(STORE_API_KEY)).await.0, 200);
+    let body = json!({ "codes": [ok] });
+    let send = |host: usize| {
+        env.http
+            .post(format!("{}{CHECK}", env.servers.endpoints.hosts[host]))
+            .header("X-API-KEY", STORE_API_KEY)
+            .json(&body)
+            .send()
+    };
+    // A per-request reset: the connection closes without an answer.
+    let id = env.ctx.faults.add(FaultRule::new(FaultKind::Reset).named("reset").on_host("cdn-1")).unwrap();
+    let r = send(0).await;
+    assert!(r.is_err(), "reset gives no HTTP answer: {r:?}");
+    assert_eq!(send(1).await.unwrap().status(), 200, "other hosts unaffected");
+    env.ctx.faults.remove(id);
+    assert_eq!(send(0).await.unwrap().status(), 200, "a fresh connection works again");
+    // The whole host down: connections are refused.
+    env.ctx.faults.add(FaultRule::new(FaultKind::HostDown).on_host("cdn-2")).unwrap();
+    let fresh = reqwest::Client::new();
+    let r = fresh
+        .post(format!("{}{CHECK}", env.servers.endpoints.hosts[1]))
+        .header("X-API-KEY", STORE_API_KEY)
+        .json(&body)
+        .send()
+        .await;
+    assert!(r.is_err(), "host down: {r:?}");
+    let refused = env.ctx.trace.events(&TraceFilter::default());
+    assert!(refused.iter().any(|e| e.component == "cdn-2" && e.status == 0), "the refusal is traced");
+    env.ctx.faults.clear();
+    // A slow body is not served yet, and says so in the trace.
+    env.ctx
+        .faults
+        .add(
+            FaultRule::new(FaultKind::Drip(markcert_emulators::faults::Drip {
+                bytes_per_chunk: 8,
+                chunk_delay_ms: 10,
+            }))
+            .named("drip"),
+        )
+        .unwrap();
+    assert_eq!(send(0).await.unwrap().status(), 200);
     let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
-    assert!(ev.fault.as_deref().is_some_and(|f| f.starts_with("reset (not applied")), "{ev:?}");
+    assert!(ev.fault.as_deref().is_some_and(|f| f.starts_with("drip (not applied")), "{ev:?}");
     env.servers.shutdown().await;
 }
