@@ -350,3 +350,55 @@ async fn reset_and_host_down_drop_the_connection_and_drip_is_reported_as_not_app
     assert!(ev.fault.as_deref().is_some_and(|f| f.starts_with("drip (not applied")), "{ev:?}");
     env.servers.shutdown().await;
 }
+
+/// Arbitrary bytes, malformed JSON and wrong shapes get a 4xx (never a 5xx, never a dead host), and a
+/// body over the limit gets 413 (axum's default 2 MB limit).
+#[tokio::test]
+async fn malformed_and_huge_bodies_get_a_4xx_and_the_host_survives() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let env = start(1).await;
+    let url = format!("{}{CHECK}", env.servers.endpoints.hosts[0]);
+    let mut runner = TestRunner::deterministic();
+    let bodies = proptest::prop_oneof![
+        proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..512),
+        "\\PC{0,200}".prop_map(String::into_bytes),
+        proptest::prop_oneof![
+            proptest::strategy::Just(br#"{"codes": "not a list"}"#.to_vec()),
+            proptest::strategy::Just(br#"{"codes": [null]}"#.to_vec()),
+            proptest::strategy::Just(br#"[1,2,3]"#.to_vec()),
+            proptest::strategy::Just(br#"{"codes": [{"cis": 1}]}"#.to_vec()),
+        ],
+    ];
+    for _ in 0..200 {
+        let body = bodies.new_tree(&mut runner).unwrap().current();
+        for ct in ["application/json", "text/plain", "application\\json"] {
+            let r = env
+                .http
+                .post(&url)
+                .header("X-API-KEY", STORE_API_KEY)
+                .header("Content-Type", ct)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let valid_request = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                let codes = v.get("codes")?.as_array()?.clone();
+                Some(!codes.is_empty() && codes.len() <= 100 && codes.iter().all(Value::is_string))
+            });
+            let want = if valid_request == Some(true) { 200 } else { 400 };
+            assert_eq!(status, want, "for {:?} ({ct})", String::from_utf8_lossy(&body));
+        }
+    }
+    let huge = vec![b' '; 3 * 1024 * 1024];
+    let r = env.http.post(&url).header("X-API-KEY", STORE_API_KEY).body(huge).send().await;
+    assert!(r.map(|r| r.status().as_u16()).map_or(true, |s| s == 413), "huge body: 413 or connection closed");
+    let ok = code_of(&env.ctx, "in-circulation");
+    assert_eq!(
+        check(&env, 0, json!({ "codes": [ok] }), Some(STORE_API_KEY)).await.0,
+        200,
+        "host still serves"
+    );
+    env.servers.shutdown().await;
+}
