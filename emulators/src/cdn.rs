@@ -272,11 +272,10 @@ async fn disturb(s: &HostState, path: &str, codes: &[String]) -> Disturbance {
     Disturbance { response, fault }
 }
 
-/// Codes named in a request body, best effort (for faults that match on a code).
-fn codes_in(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("codes").and_then(Value::as_array).cloned())
+/// Codes named in a parsed request body, best effort (for faults that match on a code).
+fn codes_in(body: Option<&Value>) -> Vec<String> {
+    body.and_then(|v| v.get("codes"))
+        .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
@@ -380,9 +379,12 @@ async fn legacy(State(s): State<HostState>, method: Method, uri: Uri) -> Respons
     fixed_error(&s, &method, &uri, StatusCode::GONE, "Устаревшее API")
 }
 
-/// Parse a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
-fn parse_check_body(body: &[u8], max_codes: usize) -> Result<(Vec<String>, Option<String>), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("Некорректный JSON: {e}"))?;
+/// Check a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
+fn parse_check_body(
+    body: &Result<Value, serde_json::Error>,
+    max_codes: usize,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let v = body.as_ref().map_err(|e| format!("Некорректный JSON: {e}"))?;
     let codes = v.get("codes").and_then(Value::as_array).ok_or("Поле codes обязательно")?;
     if codes.is_empty() {
         return Err("Список codes пуст".into());
@@ -406,7 +408,8 @@ async fn codes_check(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let mut event_codes = codes_in(&body);
+    let json = serde_json::from_slice::<Value>(&body);
+    let mut event_codes = codes_in(json.as_ref().ok());
     let mut req_id = None;
     let dist = disturb(&s, uri.path(), &event_codes).await;
     let resp = if let Some(r) = dist.response {
@@ -414,7 +417,7 @@ async fn codes_check(
     } else {
         match authenticate(&s, &headers) {
             Err(f) => auth_error(&s, f),
-            Ok(inn) => match parse_check_body(&body, s.ctx.options.max_codes) {
+            Ok(inn) => match parse_check_body(&json, s.ctx.options.max_codes) {
                 Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
                 Ok((codes, body_inn)) => {
                     let now = s.ctx.clock.now_ms();
