@@ -41,6 +41,12 @@ fn code_of(ctx: &TrueApiContext, case: &str) -> String {
     w.codes().into_iter().find(|c| c.case.as_deref() == Some(case)).unwrap().code.clone()
 }
 
+/// An authenticated GET; status and JSON body.
+async fn get(env: &Env, url: String) -> (u16, Value) {
+    let r = env.http.get(url).header("X-API-KEY", STORE_API_KEY).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 async fn check(env: &Env, host: usize, body: Value, key: Option<&str>) -> (u16, Value) {
     let url = format!("{}/api/v4/true-api/codes/check", env.servers.endpoints.hosts[host]);
     let mut req = env.http.post(url).json(&body);
@@ -61,15 +67,8 @@ async fn discovery_lists_every_cdn_host_each_on_its_own_port() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 4, "distinct ports");
-    let r = env
-        .http
-        .get(format!("{}/api/v4/true-api/cdn/info", e.discovery))
-        .header("X-API-KEY", STORE_API_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    let (status, v) = get(&env, format!("{}/api/v4/true-api/cdn/info", e.discovery)).await;
+    assert_eq!(status, 200);
     let hosts: Vec<&str> =
         v["hosts"].as_array().unwrap().iter().map(|h| h["host"].as_str().unwrap()).collect();
     assert_eq!(hosts, e.hosts.iter().map(String::as_str).collect::<Vec<_>>());
@@ -93,15 +92,8 @@ async fn discovery_lists_every_cdn_host_each_on_its_own_port() {
 async fn health_check_answers_on_every_cdn_host() {
     let env = start(2).await;
     for h in &env.servers.endpoints.hosts {
-        let r = env
-            .http
-            .get(format!("{h}/api/v4/true-api/cdn/health/check"))
-            .header("X-API-KEY", STORE_API_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let v: Value = r.json().await.unwrap();
+        let (status, v) = get(&env, format!("{h}/api/v4/true-api/cdn/health/check")).await;
+        assert_eq!(status, 200);
         assert_eq!((v["code"].as_i64(), v["avgTimeMs"].is_number()), (Some(0), true));
     }
     env.servers.shutdown().await;

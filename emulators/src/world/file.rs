@@ -140,9 +140,7 @@ pub fn resolve_date(text: &str, now_ms: i64) -> Result<i64, WorldError> {
         };
         return n.checked_mul(ms).and_then(|d| now_ms.checked_add(sign * d)).ok_or_else(bad);
     }
-    let dt =
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| bad())?;
-    i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).map_err(|_| bad())
+    crate::clock::parse_iso(t).map_err(|_| bad())
 }
 
 #[cfg(test)]
