@@ -242,8 +242,13 @@ pub fn check_code(
         CodeState::Sold | CodeState::Withdrawn => (true, false, true),
     };
     (a.utilised, a.realizable, a.sold) = (utilised, realizable, sold);
-    a.is_blocked = record.is_blocked();
-    a.ogvs = a.is_blocked.then(|| record.blocked_by.clone());
+    let gtin_ban = product.map(|p| p.blocked_by.as_slice()).unwrap_or_default();
+    a.is_blocked = record.is_blocked() || !gtin_ban.is_empty();
+    a.ogvs = a.is_blocked.then(|| {
+        let mut ogvs = record.blocked_by.clone();
+        ogvs.extend(gtin_ban.iter().filter(|b| !record.blocked_by.contains(b)).cloned());
+        ogvs
+    });
     a.gray_zone = record.gray_zone;
     a.expire_date = record.expire_ms.map(format_iso_ms);
     a.production_date = record.production_ms.map(format_iso_ms);

@@ -1,5 +1,5 @@
 //! The product catalogue of the world: GTIN → product group, name, price, VAT, shelf life, MRP / ЕМЦ /
-//! МЦ and pack count (spec `README.md` §3.3, `true-api.md` §5). Data only; no rule is judged here.
+//! МЦ, pack count, GTIN-level bans and the grey GTIN list (spec `README.md` §3.3, `true-api.md` §5). Data only; no rule is judged here.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,21 @@ pub struct Product {
     /// Producer INN (True API `producerInn`); absent e.g. for Belarusian dairy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer_inn: Option<String>,
+    /// GTIN-level ban (a recalled batch, a banned product): bodies that block every code of this GTIN.
+    /// True API answers `isBlocked` with these `ogvs`; the ЛМ ЧЗ keeps the GTIN on its blocked-GTIN list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
+    /// The GTIN is on the ЛМ ЧЗ grey GTIN list (`local-module.md` §6): offline, only an online check can
+    /// decide, so the module answers `isBlocked:true, isGreyGtin:true`. Online answers are unaffected.
+    #[serde(default)]
+    pub grey_gtin: bool,
+}
+
+impl Product {
+    /// True when a body blocks every code of this GTIN.
+    pub fn is_blocked(&self) -> bool {
+        !self.blocked_by.is_empty()
+    }
 }
 
 fn default_vat() -> String {

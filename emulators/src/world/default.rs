@@ -67,6 +67,7 @@ pub fn default_world(now_ms: i64) -> Result<World, WorldError> {
         }
     }
     add_eaeu_dairy(&mut w, &mut rng, now_ms)?;
+    add_gtin_listed(&mut w, &mut rng, now_ms)?;
     Ok(w)
 }
 
@@ -132,6 +133,8 @@ fn product_for(group: u16, group_name: &str, layout: Layout, index: u32) -> Prod
         smp_kopecks: smp,
         pack_count: packs,
         producer_inn: Some(PRODUCER_INN.into()),
+        blocked_by: Vec::new(),
+        grey_gtin: false,
     }
 }
 
@@ -205,6 +208,8 @@ fn add_eaeu_dairy(w: &mut World, rng: &mut ChaCha8Rng, now_ms: i64) -> Result<()
         smp_kopecks: None,
         pack_count: None,
         producer_inn: None,
+        blocked_by: Vec::new(),
+        grey_gtin: false,
     })?;
     for (case, origin) in [
         ("eaeu-ok", Origin::EaeuOk),
@@ -224,6 +229,36 @@ fn add_eaeu_dairy(w: &mut World, rng: &mut ChaCha8Rng, now_ms: i64) -> Result<()
             expire_ms: Some(now_ms + 11 * DAY_MS),
             ..CodeRecord::introduced(code)
         })?;
+    }
+    Ok(())
+}
+
+/// Products on the ЛМ ЧЗ GTIN lists (`local-module.md` §6, §7): recalled water whose GTIN is blocked
+/// (online: `isBlocked` with `ogvs`; offline: blocked GTIN), and milk whose GTIN is on the grey list
+/// (online: sellable; offline: `isBlocked` + `isGreyGtin`, a decision only the online check can make).
+fn add_gtin_listed(w: &mut World, rng: &mut ChaCha8Rng, now_ms: i64) -> Result<(), WorldError> {
+    let water = Product {
+        name: "Вода питьевая 0,5 л (партия отозвана)".into(),
+        blocked_by: vec!["RPN".into()],
+        ..product_for(13, "water", Layout::S13T93, 997)
+    };
+    let milk = Product {
+        name: "Молоко 3,2% 1 л (серый GTIN)".into(),
+        grey_gtin: true,
+        ..product_for(8, "milk", Layout::Milk, 998)
+    };
+    for (product, layout, case) in
+        [(water, Layout::S13T93, "gtin-blocked"), (milk, Layout::Milk, "gtin-grey")]
+    {
+        let gtin = product.gtin.clone();
+        w.add_product(product.clone())?;
+        for _ in 0..3 {
+            let (_, record) = cases(product.group, layout, &product, now_ms).swap_remove(0);
+            let mut spec = random_spec(layout, rng);
+            spec.gtin = gtin.clone();
+            let code = render_unique(w, spec, layout, rng);
+            w.add_code(CodeRecord { code, case: Some(case.into()), ..record })?;
+        }
     }
     Ok(())
 }
@@ -266,6 +301,8 @@ mod tests {
             "eaeu-ok",
             "eaeu-failed-in-issuing-country",
             "eaeu-not-in-cross-border-service",
+            "gtin-blocked",
+            "gtin-grey",
         ] {
             assert!(cases.contains(want), "no {want} code");
         }
