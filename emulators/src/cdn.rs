@@ -7,9 +7,10 @@
 //! [`crate::trueapi`]; the world, clock and trace are shared with the other emulators.
 
 use crate::clock::WorldClock;
-use crate::faults::{Action, CallInfo, FaultTable};
+use crate::faults::FaultTable;
+use crate::http::{accept_loop, disturb, traced, HostNet};
 use crate::reqlog::{IssuedCheck, ReqLog};
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::Trace;
 use crate::trueapi::{check_codes, Requester, TrueApiOptions};
 use crate::world::{ApiKey, World};
 use axum::body::Bytes;
@@ -106,13 +107,10 @@ pub enum CdnError {
 #[derive(Clone)]
 struct HostState {
     ctx: TrueApiContext,
-    /// Component name in the trace: `true-api-discovery` or `cdn-N`.
-    component: Arc<str>,
-    addr: Arc<str>,
+    /// Name (`true-api-discovery` or `cdn-N`), address, faults, trace.
+    net: HostNet,
     /// CDN host URLs (served by the discovery host's `cdn/info`).
     hosts: Arc<Vec<String>>,
-    /// Turns true when the hosts stop (ends requests held by a `blackhole` fault).
-    stop: watch::Receiver<bool>,
 }
 
 const V4: &str = "/api/v4/true-api";
@@ -135,75 +133,23 @@ pub async fn spawn(
     let hosts = Arc::new(urls[1..].to_vec());
     let mut tasks = Vec::new();
     for (i, (listener, local)) in listeners.into_iter().enumerate() {
-        let state = HostState {
-            ctx: ctx.clone(),
+        let net = HostNet {
             component: if i == 0 { "true-api-discovery".into() } else { format!("cdn-{i}").into() },
             addr: local.to_string().into(),
-            hosts: hosts.clone(),
+            faults: ctx.faults.clone(),
+            clock: ctx.clock.clone(),
+            trace: ctx.trace.clone(),
             stop: stop_rx.clone(),
         };
-        let app = if i == 0 { discovery_router(state.clone()) } else { cdn_router(state.clone()) };
-        tasks.push(tokio::spawn(accept_loop(listener, app, state)));
+        let state = HostState { ctx: ctx.clone(), net: net.clone(), hosts: hosts.clone() };
+        let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
+        tasks.push(tokio::spawn(accept_loop(listener, app, net)));
     }
     Ok(TrueApiServers {
         endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: hosts.to_vec() },
         stop,
         tasks,
     })
-}
-
-/// Marks a response whose connection must be dropped instead (a `reset` or `host-down` fault).
-#[derive(Clone, Copy, Debug)]
-struct DropConnection;
-
-/// The connection was dropped on purpose by a fault.
-#[derive(Debug, thiserror::Error)]
-#[error("connection dropped by a fault")]
-struct DroppedByFault;
-
-/// Accept connections until the hosts stop. A host under a `host-down` fault refuses each connection
-/// (RST); otherwise each connection is served by hyper, and a response marked [`DropConnection`]
-/// makes hyper close the connection without answering.
-async fn accept_loop(listener: TcpListener, app: Router, s: HostState) {
-    use tower::ServiceExt;
-    let mut stop = s.stop.clone();
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => break,
-            a = listener.accept() => a,
-        };
-        if *stop.borrow() {
-            break;
-        }
-        let Ok((stream, _peer)) = accepted else { continue };
-        if s.ctx.faults.connection_refused(&s.component, s.ctx.clock.now_ms()) {
-            let _ = stream.set_zero_linger();
-            drop(stream);
-            s.ctx.trace.record(
-                TraceEvent::new(s.component.as_ref(), "CONNECT", "")
-                    .world_ms(s.ctx.clock.now_ms())
-                    .host(s.addr.as_ref())
-                    .status(0)
-                    .fault("host-down (connection refused)"),
-            );
-            continue;
-        }
-        let app = app.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move {
-                    let resp = app.oneshot(req.map(axum::body::Body::new)).await.map_err(|e| match e {})?;
-                    if resp.extensions().get::<DropConnection>().is_some() {
-                        return Err(DroppedByFault);
-                    }
-                    Ok::<_, DroppedByFault>(resp)
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
-        });
-    }
 }
 
 fn discovery_router(state: HostState) -> Router {
@@ -225,68 +171,12 @@ fn cdn_router(state: HostState) -> Router {
         .with_state(state)
 }
 
-/// What the fault layer did to a call: the response it imposes (if any) and the fault's name.
-struct Disturbance {
-    response: Option<Response>,
-    fault: Option<String>,
-}
-
-/// Ask the fault table about this call, wait its delay, and build the response it imposes.
-/// `reset` and `refuse` drop the connection without an answer; `drip` is not served yet: it passes,
-/// and the trace says it was not applied.
-async fn disturb(s: &HostState, path: &str, codes: &[String]) -> Disturbance {
-    let d = s.ctx.faults.decide(&CallInfo::new(&s.component, path, s.ctx.clock.now_ms()).with_codes(codes));
-    if !d.delay.is_zero() {
-        tokio::time::sleep(d.delay).await;
-    }
-    let mut fault = d.fault_name.as_deref().map(str::to_string);
-    let response = match d.action {
-        Action::Pass => None,
-        Action::Respond { status, body, content_type } => {
-            let mut r = Response::new(axum::body::Body::from(body.to_vec()));
-            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if let Some(ct) = content_type.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
-                r.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct);
-            }
-            Some(r)
-        }
-        Action::Hang => {
-            let mut stop = s.stop.clone();
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
-            }
-            Some(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
-        }
-        Action::Reset | Action::Refuse => {
-            let mut r = Response::new(axum::body::Body::empty());
-            r.extensions_mut().insert(DropConnection);
-            Some(r)
-        }
-        Action::Drip { .. } => {
-            fault = fault.map(|f| format!("{f} (not applied: slow bodies are not served yet)"));
-            None
-        }
-    };
-    Disturbance { response, fault }
-}
-
 /// Codes named in a parsed request body, best effort (for faults that match on a code).
 fn codes_in(body: Option<&Value>) -> Vec<String> {
     body.and_then(|v| v.get("codes"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
-}
-
-/// Record one call in the trace.
-fn trace(s: &HostState, method: &Method, uri: &Uri, status: StatusCode, started: Instant) -> TraceEvent {
-    TraceEvent::new(s.component.as_ref(), method.as_str(), uri.path())
-        .world_ms(s.ctx.clock.now_ms())
-        .host(s.addr.as_ref())
-        .status(status.as_u16())
-        .latency(started.elapsed())
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -328,8 +218,8 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
 
 async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let dist = disturb(&s, uri.path(), &[]).await;
-    let resp = if let Some(r) = dist.response {
+    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
+    let resp = if let Some(r) = dist.response.take() {
         r
     } else {
         match authenticate(&s, &headers) {
@@ -340,34 +230,29 @@ async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers:
             }
         }
     };
-    s.ctx.trace.record(with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault));
+    let resp = dist.finish(resp).await;
+    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
     resp
 }
 
 async fn health(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let dist = disturb(&s, uri.path(), &[]).await;
-    let resp = match (dist.response, authenticate(&s, &headers)) {
+    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
+    let resp = match (dist.response.take(), authenticate(&s, &headers)) {
         (Some(r), _) => r,
         (None, Err(f)) => auth_error(&s, f),
         (None, Ok(_)) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
     };
-    s.ctx.trace.record(with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault));
+    let resp = dist.finish(resp).await;
+    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
     resp
-}
-
-fn with_fault(ev: TraceEvent, fault: Option<String>) -> TraceEvent {
-    match fault {
-        Some(f) => ev.fault(f),
-        None => ev,
-    }
 }
 
 /// Answer with a fixed error, traced.
 fn fixed_error(s: &HostState, method: &Method, uri: &Uri, status: StatusCode, message: &str) -> Response {
     let started = Instant::now();
     let resp = error(status, message);
-    s.ctx.trace.record(trace(s, method, uri, resp.status(), started));
+    s.ctx.trace.record(traced(&s.net, method, uri, resp.status(), started));
     resp
 }
 
@@ -411,8 +296,8 @@ async fn codes_check(
     let json = serde_json::from_slice::<Value>(&body);
     let mut event_codes = codes_in(json.as_ref().ok());
     let mut req_id = None;
-    let dist = disturb(&s, uri.path(), &event_codes).await;
-    let resp = if let Some(r) = dist.response {
+    let mut dist = disturb(&s.net, uri.path(), &event_codes).await;
+    let resp = if let Some(r) = dist.response.take() {
         r
     } else {
         match authenticate(&s, &headers) {
@@ -437,7 +322,7 @@ async fn codes_check(
                     s.ctx.reqlog.record(IssuedCheck {
                         req_id: answer.req_id.clone(),
                         req_timestamp: now,
-                        host: s.component.to_string(),
+                        host: s.net.component.to_string(),
                         codes: codes.clone(),
                     });
                     req_id = Some(answer.req_id.clone());
@@ -447,7 +332,8 @@ async fn codes_check(
             },
         }
     };
-    let mut ev = with_fault(trace(&s, &method, &uri, resp.status(), started), dist.fault).codes(event_codes);
+    let resp = dist.finish(resp).await;
+    let mut ev = dist.mark(traced(&s.net, &method, &uri, resp.status(), started)).codes(event_codes);
     if let Some(id) = req_id {
         ev = ev.req_id(id);
     }
@@ -483,7 +369,7 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
         }
         _ => error(StatusCode::BAD_REQUEST, "Поле data должно содержать подпись CMS в base64"),
     };
-    s.ctx.trace.record(trace(&s, &method, &uri, resp.status(), started));
+    s.ctx.trace.record(traced(&s.net, &method, &uri, resp.status(), started));
     resp
 }
 

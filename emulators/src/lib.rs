@@ -9,6 +9,7 @@
 pub mod cdn;
 pub mod clock;
 pub mod faults;
+mod http;
 pub mod reqlog;
 pub mod trace;
 pub mod trueapi;

@@ -295,7 +295,7 @@ async fn latency_and_hang_faults_delay_or_hold_the_answer() {
 }
 
 #[tokio::test]
-async fn reset_and_host_down_drop_the_connection_and_drip_is_reported_as_not_applied() {
+async fn reset_and_host_down_drop_the_connection() {
     let env = start(2).await;
     let ok = code_of(&env.ctx, "in-circulation");
     let body = json!({ "codes": [ok] });
@@ -326,20 +326,55 @@ async fn reset_and_host_down_drop_the_connection_and_drip_is_reported_as_not_app
     let refused = env.ctx.trace.events(&TraceFilter::default());
     assert!(refused.iter().any(|e| e.component == "cdn-2" && e.status == 0), "the refusal is traced");
     env.ctx.faults.clear();
-    // A slow body is not served yet, and says so in the trace.
+    env.servers.shutdown().await;
+}
+
+/// A `drip` fault: the status and the full `Content-Length` come at once, the body in small pieces with
+/// a pause before each piece after the first; the answer is complete and unchanged.
+#[tokio::test]
+async fn drip_sends_the_whole_body_slowly() {
+    let env = start(1).await;
+    let ok = code_of(&env.ctx, "in-circulation");
+    let url = format!("{}{CHECK}", env.servers.endpoints.hosts[0]);
+    let (chunk, delay_ms) = (64usize, 20u64);
     env.ctx
         .faults
         .add(
             FaultRule::new(FaultKind::Drip(markcert_emulators::faults::Drip {
-                bytes_per_chunk: 8,
-                chunk_delay_ms: 10,
+                bytes_per_chunk: chunk,
+                chunk_delay_ms: delay_ms,
             }))
             .named("drip"),
         )
         .unwrap();
-    assert_eq!(send(0).await.unwrap().status(), 200);
+    let started = std::time::Instant::now();
+    let mut r = env
+        .http
+        .post(url)
+        .header("X-API-KEY", STORE_API_KEY)
+        .json(&json!({ "codes": [ok] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let announced = r.content_length().expect("Content-Length announced up front");
+    let mut body = Vec::new();
+    let mut pieces = 0;
+    while let Some(c) = r.chunk().await.unwrap() {
+        assert!(c.len() <= chunk, "no piece larger than bytes_per_chunk");
+        body.extend_from_slice(&c);
+        pieces += 1;
+    }
+    assert_eq!(body.len() as u64, announced);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["codes"][0]["cis"], ok, "the answer itself is unchanged");
+    let expected_pieces = body.len().div_ceil(chunk);
+    assert!(pieces >= 2, "{pieces} pieces");
+    // Sleeps guarantee a lower bound: one pause before every piece after the first.
+    let floor = std::time::Duration::from_millis(delay_ms * (expected_pieces as u64 - 1));
+    assert!(started.elapsed() >= floor, "{:?} < {floor:?}", started.elapsed());
     let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
-    assert!(ev.fault.as_deref().is_some_and(|f| f.starts_with("drip (not applied")), "{ev:?}");
+    assert_eq!(ev.fault.as_deref(), Some("drip"));
     env.servers.shutdown().await;
 }
 
