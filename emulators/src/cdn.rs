@@ -10,6 +10,7 @@ use crate::clock::WorldClock;
 use crate::faults::FaultTable;
 use crate::http::{accept_loop, disturb, traced, HostNet};
 use crate::reqlog::{IssuedCheck, ReqLog};
+use crate::signin::{self, Challenges, SignInError};
 use crate::trace::Trace;
 use crate::trueapi::{check_codes, Requester, TrueApiOptions};
 use crate::world::{ApiKey, World};
@@ -111,6 +112,8 @@ struct HostState {
     net: HostNet,
     /// CDN host URLs (served by the discovery host's `cdn/info`).
     hosts: Arc<Vec<String>>,
+    /// Sign-in challenges handed out by `auth/key` (§9.3).
+    challenges: Arc<Challenges>,
 }
 
 const V4: &str = "/api/v4/true-api";
@@ -132,6 +135,7 @@ pub async fn spawn(
     let urls: Vec<String> = listeners.iter().map(|(_, a)| format!("http://{a}")).collect();
     let hosts = Arc::new(urls[1..].to_vec());
     let mut tasks = Vec::new();
+    let challenges = Arc::new(Challenges::default());
     for (i, (listener, local)) in listeners.into_iter().enumerate() {
         let net = HostNet {
             component: if i == 0 { "true-api-discovery".into() } else { format!("cdn-{i}").into() },
@@ -141,7 +145,12 @@ pub async fn spawn(
             trace: ctx.trace.clone(),
             stop: stop_rx.clone(),
         };
-        let state = HostState { ctx: ctx.clone(), net: net.clone(), hosts: hosts.clone() };
+        let state = HostState {
+            ctx: ctx.clone(),
+            net: net.clone(),
+            hosts: hosts.clone(),
+            challenges: challenges.clone(),
+        };
         let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
         tasks.push(tokio::spawn(accept_loop(listener, app, net)));
     }
@@ -158,6 +167,8 @@ fn discovery_router(state: HostState) -> Router {
         .route(&format!("{V4}/codes/check"), any(not_found))
         .route("/api/v3/true-api/auth/permissive-access", post(permissive_access))
         .route(&format!("{V4}/auth/permissive-access"), post(permissive_access_v4))
+        .route("/api/v3/true-api/auth/key", get(auth_key))
+        .route("/api/v3/true-api/auth/simpleSignIn", post(simple_sign_in))
         .fallback(not_found)
         .with_state(state)
 }
@@ -368,6 +379,37 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
             }
         }
         _ => error(StatusCode::BAD_REQUEST, "Поле data должно содержать подпись CMS в base64"),
+    };
+    s.ctx.trace.record(traced(&s.net, &method, &uri, resp.status(), started));
+    resp
+}
+
+/// `GET /api/v3/true-api/auth/key` (§9.3): a one-time challenge.
+async fn auth_key(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+    let started = Instant::now();
+    let ch = s.challenges.issue(s.ctx.clock.now_ms());
+    let resp = Json(json!({ "uuid": ch.uuid, "data": ch.data })).into_response();
+    s.ctx.trace.record(traced(&s.net, &method, &uri, resp.status(), started));
+    resp
+}
+
+/// `POST /api/v3/true-api/auth/simpleSignIn` (§9.3): the signed challenge in, a 10-hour token out.
+async fn simple_sign_in(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let started = Instant::now();
+    let now = s.ctx.clock.now_ms();
+    let resp = match serde_json::from_slice::<Value>(&body) {
+        Err(_) => error(StatusCode::BAD_REQUEST, &SignInError::BadRequest.to_string()),
+        Ok(v) => {
+            let known = |inn: &str| {
+                let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+                world.participants().iter().any(|p| p.inn == inn)
+            };
+            match signin::sign_in(&s.challenges, &v, now, known) {
+                Ok(inn) => Json(json!({ "token": signin::token_for(&inn, now) })).into_response(),
+                Err(e @ SignInError::BadRequest) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+                Err(e) => error(StatusCode::UNAUTHORIZED, &e.to_string()),
+            }
+        }
     };
     s.ctx.trace.record(traced(&s.net, &method, &uri, resp.status(), started));
     resp

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod faults;
 mod http;
 pub mod reqlog;
+pub mod signin;
 pub mod trace;
 pub mod trueapi;
 pub mod world;

@@ -429,3 +429,30 @@ async fn malformed_and_huge_bodies_get_a_4xx_and_the_host_survives() {
     );
     env.servers.shutdown().await;
 }
+
+/// `auth/key` + `simpleSignIn` (§9.3): a challenge, answered once with a CMS, gives a 10-hour token.
+#[tokio::test]
+async fn auth_key_and_simple_sign_in() {
+    let env = start(1).await;
+    let base = format!("{}/api/v3/true-api/auth", env.servers.endpoints.discovery);
+    let key: Value = env.http.get(format!("{base}/key")).send().await.unwrap().json().await.unwrap();
+    let uuid = key["uuid"].as_str().unwrap().to_string();
+    assert_eq!(key["data"].as_str().unwrap().len(), 30);
+    let sign = |uuid: &str, inn: &str| {
+        env.http
+            .post(format!("{base}/simpleSignIn"))
+            .json(&json!({ "uuid": uuid, "data": "MAoGCCqGSIb3DQEHAg==", "inn": inn }))
+            .send()
+    };
+    let r = sign(&uuid, "7701000019").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token: Value = r.json().await.unwrap();
+    assert_eq!(token["token"].as_str().unwrap().split('.').count(), 3, "JWT-shaped");
+    assert_eq!(sign(&uuid, "7701000019").await.unwrap().status(), 401, "a challenge is answered once");
+    let other: Value = env.http.get(format!("{base}/key")).send().await.unwrap().json().await.unwrap();
+    let unknown = sign(other["uuid"].as_str().unwrap(), "0000000000").await.unwrap();
+    assert_eq!(unknown.status(), 401, "not a participant");
+    let bad = env.http.post(format!("{base}/simpleSignIn")).body("{").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    env.servers.shutdown().await;
+}
