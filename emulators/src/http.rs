@@ -175,20 +175,29 @@ async fn drip(resp: Response, chunk: NonZeroUsize, delay: Duration) -> Response 
         return Response::from_parts(parts, Body::empty());
     };
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    let chunks: Vec<axum::body::Bytes> =
-        (0..bytes.len()).step_by(chunk.get()).map(|i| bytes.slice(i..bytes.len().min(i + chunk.get()))).collect();
-    let stream = futures_util::stream::unfold((chunks.into_iter(), true), move |(mut it, first)| async move {
-        let next = it.next()?;
-        if !first {
-            tokio::time::sleep(delay).await;
-        }
-        Some((Ok::<_, std::convert::Infallible>(next), (it, false)))
-    });
+    let chunks: Vec<axum::body::Bytes> = (0..bytes.len())
+        .step_by(chunk.get())
+        .map(|i| bytes.slice(i..bytes.len().min(i + chunk.get())))
+        .collect();
+    let stream =
+        futures_util::stream::unfold((chunks.into_iter(), true), move |(mut it, first)| async move {
+            let next = it.next()?;
+            if !first {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok::<_, std::convert::Infallible>(next), (it, false)))
+        });
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// A trace event for one answered call.
-pub(crate) fn traced(net: &HostNet, method: &Method, uri: &Uri, status: StatusCode, started: Instant) -> TraceEvent {
+pub(crate) fn traced(
+    net: &HostNet,
+    method: &Method,
+    uri: &Uri,
+    status: StatusCode,
+    started: Instant,
+) -> TraceEvent {
     TraceEvent::new(net.component.as_ref(), method.as_str(), uri.path())
         .world_ms(net.clock.now_ms())
         .host(net.addr.as_ref())

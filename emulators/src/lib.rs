@@ -10,6 +10,7 @@ pub mod cdn;
 pub mod clock;
 pub mod faults;
 mod http;
+pub mod lm;
 pub mod reqlog;
 pub mod signin;
 pub mod trace;
