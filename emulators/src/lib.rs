@@ -8,6 +8,7 @@
 
 pub mod cdn;
 pub mod clock;
+pub mod control;
 pub mod faults;
 mod http;
 pub mod lm;
