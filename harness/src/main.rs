@@ -46,6 +46,23 @@ struct ServeArgs {
     /// Default: 2026-10-01T00:00:00+03:00 (spec README §5).
     #[arg(long)]
     xapikey_cutoff: Option<String>,
+    /// ЛМ ЧЗ state at start: `ready` (initialised and synced, like a running store) or
+    /// `not-configured` (fresh installation: call /init first).
+    #[arg(long, value_enum, default_value_t = LmStartArg::Ready)]
+    lm_state: LmStartArg,
+    /// ЛМ ЧЗ port (the real module uses 5995); ephemeral when absent.
+    #[arg(long)]
+    lm_port: Option<u16>,
+    /// ЛМ ЧЗ settings: a TOML file with the `lm.*` keys of the spec (login, password,
+    /// init_duration_s, sync_interval_s, time_unit, version_policy, …); see docs/emulators.md.
+    #[arg(long)]
+    lm_config: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LmStartArg {
+    Ready,
+    NotConfigured,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +213,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map(markcert_emulators::clock::parse_iso)
                     .transpose()
                     .context("--xapikey-cutoff")?,
+                lm: match &a.lm_config {
+                    None => Default::default(),
+                    Some(path) => markcert::serve::load_lm_options(path)?,
+                },
+                lm_start: match a.lm_state {
+                    LmStartArg::Ready => markcert::serve::LmStart::Ready,
+                    LmStartArg::NotConfigured => markcert::serve::LmStart::NotConfigured,
+                },
+                lm_port: a.lm_port,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(markcert::serve::serve(opts, |e| {

@@ -91,10 +91,80 @@ async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
     let v: Value = r.json().await.unwrap();
     let req_id = v["reqId"].as_str().unwrap().to_string();
     assert_eq!(v["codes"][0]["found"], true);
+
+    // The ЛМ ЧЗ starts ready (initialised and synced) and answers with Basic auth.
+    let lm = &endpoints["local_module"];
+    let lm_url = lm["url"].as_str().unwrap();
+    assert!(lm_url.starts_with("http://127.0.0.1:"));
+    let (login, password) = (lm["login"].as_str().unwrap(), lm["password"].as_str().unwrap());
+    let st: Value = http
+        .get(format!("{lm_url}/api/v1/status"))
+        .basic_auth(login, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["status"], "ready");
+    let r = http
+        .post(format!("{lm_url}/api/v1/cis/outCheck"))
+        .basic_auth(login, Some(password))
+        .json(&json!({ "cis_list": [first_code()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["codes"][0]["isBlocked"], false);
+    assert_eq!(v["inst"], st["inst"]);
+
+    // The control API drives the same world and faults: list sold milk, then break CDN host 1.
+    let control = endpoints["control"].as_str().unwrap();
+    let sold: Value = http
+        .get(format!("{control}/world/codes?state=sold&group=milk"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sold = sold.as_array().unwrap();
+    assert!(!sold.is_empty() && sold.iter().all(|c| c["state"] == "sold" && c["group"] == "milk"));
+    let rule = json!({ "target": { "host": "cdn-1" }, "fault": { "kind": "status", "status": 503 } });
+    assert!(http.post(format!("{control}/faults")).json(&rule).send().await.unwrap().status().is_success());
+    let r = http
+        .post(format!("{}/api/v4/true-api/codes/check", hosts[0].as_str().unwrap()))
+        .header("X-API-KEY", key)
+        .json(&json!({ "codes": [first_code()] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "the fault set through the control API is applied");
+
     let status = terminate(child);
     assert!(status.success(), "clean exit: {status:?}");
     let trace = std::fs::read_to_string(dir.join("trace.ndjson")).unwrap();
     assert!(trace.lines().any(|l| l.contains(&req_id)), "the check is in the trace file");
+    assert!(trace.lines().any(|l| l.contains("local-module") && l.contains("outCheck")), "ЛМ calls traced");
+}
+
+#[tokio::test]
+async fn serve_can_start_the_local_module_not_configured() {
+    let dir = tempdir("lm-fresh");
+    let (child, endpoints) = start(&dir, &["--cdn-hosts", "1", "--lm-state", "not-configured"]);
+    let lm_url = endpoints["local_module"]["url"].as_str().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{lm_url}/api/v2/cis/outCheck"))
+        .basic_auth("admin", Some("admin"))
+        .json(&json!({ "cis_list": [{ "cis": first_code() }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["errorCode"], 4045);
+    assert!(terminate(child).success());
 }
 
 #[tokio::test]
