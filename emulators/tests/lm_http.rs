@@ -58,7 +58,14 @@ impl Env {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).basic_auth("admin", Some("admin")).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .basic_auth("admin", Some("admin"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -74,7 +81,8 @@ async fn basic_auth_is_required_and_checked() {
     let st = env.http.get(env.url("/api/v1/status")).send().await.unwrap();
     assert_eq!(st.status(), 401);
     assert!(st.headers().get("www-authenticate").is_some());
-    let wrong = env.http.get(env.url("/api/v1/status")).basic_auth("admin", Some("nimda")).send().await.unwrap();
+    let wrong =
+        env.http.get(env.url("/api/v1/status")).basic_auth("admin", Some("nimda")).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
     let token = env
         .http
@@ -84,11 +92,17 @@ async fn basic_auth_is_required_and_checked() {
         .await
         .unwrap();
     assert_eq!(token.status(), 401, "Token auth is off by default");
-    let raw = env.http.get(env.url("/api/v1/status")).header("Authorization", "Basic YWRtaW46YWRtaW4=").send();
+    let raw =
+        env.http.get(env.url("/api/v1/status")).header("Authorization", "Basic YWRtaW46YWRtaW4=").send();
     assert_eq!(raw.await.unwrap().status(), 200, "the factory default admin:admin");
     env.server.shutdown().await;
 
-    let opts = LmOptions { token_auth: true, login: "kassa".into(), password: "s3cret".into(), ..Default::default() };
+    let opts = LmOptions {
+        token_auth: true,
+        login: "kassa".into(),
+        password: "s3cret".into(),
+        ..Default::default()
+    };
     let env = start(opts, false).await;
     let token = env
         .http
@@ -98,7 +112,8 @@ async fn basic_auth_is_required_and_checked() {
         .await
         .unwrap();
     assert_eq!(token.status(), 200);
-    let basic = env.http.get(env.url("/api/v2/status")).basic_auth("kassa", Some("s3cret")).send().await.unwrap();
+    let basic =
+        env.http.get(env.url("/api/v2/status")).basic_auth("kassa", Some("s3cret")).send().await.unwrap();
     assert_eq!(basic.status(), 200);
     env.server.shutdown().await;
 }
@@ -176,14 +191,21 @@ async fn out_check_v1_paths_get_and_post() {
 
 fn percent(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'+' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'+' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn out_check_v2_lists_gtins_grey_and_prices() {
     let env = start(LmOptions::default(), false).await;
-    let (gtin_blocked, grey, ok) = (code(&env, "gtin-blocked"), code(&env, "gtin-grey"), code(&env, "in-circulation"));
+    let (gtin_blocked, grey, ok) =
+        (code(&env, "gtin-blocked"), code(&env, "gtin-grey"), code(&env, "in-circulation"));
     let pack = {
         let w = env.ctx.world.read().unwrap();
         w.codes()
@@ -197,7 +219,8 @@ async fn out_check_v2_lists_gtins_grey_and_prices() {
             .code
             .clone()
     };
-    let body = json!({ "cis_list": [{ "cis": gtin_blocked, "pg": 13 }, { "cis": grey }, { "cis": ok }, pack] });
+    let body =
+        json!({ "cis_list": [{ "cis": gtin_blocked, "pg": 13 }, { "cis": grey }, { "cis": ok }, pack] });
     let (s, v) = env.post("/api/v2/cis/outCheck", body).await;
     assert_eq!(s, 200);
     let r = &v["results"][0];
@@ -301,13 +324,15 @@ async fn sell_return_and_the_sold_list() {
 async fn faults_on_the_module_host() {
     let env = start(LmOptions::default(), false).await;
     let ok = code(&env, "in-circulation");
-    let id = env.ctx.faults.add(FaultRule::new(FaultKind::server_error(500)).on_host("local-module")).unwrap();
+    let id =
+        env.ctx.faults.add(FaultRule::new(FaultKind::server_error(500)).on_host("local-module")).unwrap();
     assert_eq!(env.post("/api/v1/cis/outCheck", json!({ "cis_list": [ok] })).await.0, 500);
     let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
     assert!(ev.fault.is_some() && ev.codes == vec![ok.clone()], "{ev:?}");
     env.ctx.faults.remove(id);
     env.ctx.faults.add(FaultRule::new(FaultKind::HostDown).on_host("local-module")).unwrap();
-    let r = reqwest::Client::new().get(env.url("/api/v1/status")).basic_auth("admin", Some("admin")).send().await;
+    let r =
+        reqwest::Client::new().get(env.url("/api/v1/status")).basic_auth("admin", Some("admin")).send().await;
     assert!(r.is_err(), "connection refused: {r:?}");
     env.ctx.faults.clear();
     assert_eq!(env.get("/api/v1/status").await.0, 200);

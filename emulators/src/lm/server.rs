@@ -280,7 +280,10 @@ fn query_usize(uri: &Uri, name: &str) -> Result<Option<usize>, BadRequest> {
     let Some(q) = uri.query() else { return Ok(None) };
     for pair in q.split('&') {
         if let Some(v) = pair.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            return v.parse().map(Some).map_err(|_| BadRequest(format!("{name} must be a non-negative integer")));
+            return v
+                .parse()
+                .map(Some)
+                .map_err(|_| BadRequest(format!("{name} must be a non-negative integer")));
         }
     }
     Ok(None)
