@@ -173,6 +173,11 @@ mod tests {
         assert_eq!(format(&with("Application/TOML"), &both, Format::Json).ok(), Some(Format::Toml));
         assert_eq!(format(&with("text/plain"), &both, Format::Toml).ok(), Some(Format::Toml));
         assert!(format(&with("application/toml"), &[Format::Json], Format::Json).is_err());
-        assert!(format(&with("application/x-www-form-urlencoded"), &both, Format::Json).is_err());
+        assert_eq!(
+            format(&with("application/x-www-form-urlencoded"), &both, Format::Json).ok(),
+            Some(Format::Json),
+            "what curl -d sends is read as the default"
+        );
+        assert!(format(&with("image/png"), &both, Format::Json).is_err());
     }
 }

@@ -69,7 +69,7 @@ fn summarize(w: &World) -> Summary {
     Summary {
         store_inn: w.store_inn.clone(),
         tracking_groups: w.tracking_groups.clone(),
-        products: w.products().len(),
+        products: w.product_count(),
         codes: codes.len(),
         participants: w.participants().len(),
         codes_by_state: by_state,
@@ -250,25 +250,7 @@ async fn patch_product(
     if let Some(v) = patch.name {
         changed.name = v;
     }
-    let rebuilt = with_product(&w, changed.clone()).map_err(world_error)?;
-    *w = rebuilt;
+    w.update_product(changed.clone()).map_err(world_error)?;
     let counts = codes_per_gtin(&w);
     Ok(Json(product_view(&changed, counts.get(&changed.gtin).copied().unwrap_or(0))))
-}
-
-/// `w` with one product replaced. The world has no product update of its own, so it is rebuilt from
-/// its parts (same products, codes, participants and settings).
-fn with_product(w: &World, product: Product) -> Result<World, WorldError> {
-    let mut out = World::new(w.store_inn.clone());
-    out.tracking_groups = w.tracking_groups.clone();
-    for p in w.products() {
-        out.add_product(if p.gtin == product.gtin { product.clone() } else { p.clone() })?;
-    }
-    for p in w.participants() {
-        out.add_participant(p.clone())?;
-    }
-    for c in w.codes() {
-        out.add_code(c.clone())?;
-    }
-    Ok(out)
 }

@@ -124,6 +124,30 @@ impl World {
         Ok(())
     }
 
+    /// Replace the product of an already listed GTIN (prices, GTIN-level bans, the grey list).
+    pub fn update_product(&mut self, p: Product) -> Result<(), WorldError> {
+        if markcert_codes::groups::by_id(p.group).is_none() {
+            return Err(WorldError::UnknownGroup { gtin: p.gtin, group: p.group });
+        }
+        match self.products.get_mut(&p.gtin) {
+            Some(slot) => {
+                *slot = p;
+                Ok(())
+            }
+            None => Err(WorldError::BadGtin { gtin: p.gtin }),
+        }
+    }
+
+    /// Number of registered codes.
+    pub fn code_count(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Number of products.
+    pub fn product_count(&self) -> usize {
+        self.products.len()
+    }
+
     /// Add a participant.
     pub fn add_participant(&mut self, p: Participant) -> Result<(), WorldError> {
         if self.participants.iter().any(|q| q.inn == p.inn) {
