@@ -10,6 +10,7 @@ pub mod cdn;
 pub mod clock;
 pub mod control;
 pub mod faults;
+pub mod fnauth;
 mod http;
 pub mod lm;
 pub mod reqlog;

@@ -7,7 +7,10 @@
 //! same call gives the same codes and every date is meaningful whenever the world is loaded. Each code
 //! carries a `case` label naming what it is for.
 
-use super::{ApiKey, CodeRecord, CodeState, Crypto, Origin, Participant, Product, World, WorldError};
+use super::{
+    ApiKey, CodeRecord, CodeState, Crypto, FiscalDrive, Origin, Participant, PosSoftware, Product, World,
+    WorldError,
+};
 use markcert_codes::generate::{random_spec, CodeSpec};
 use markcert_codes::{groups, Layout};
 use rand::SeedableRng;
@@ -19,6 +22,19 @@ pub const STORE_INN: &str = "7701000019";
 pub const OTHER_INN: &str = "7702000016";
 /// The store's `X-API-KEY` in the default world.
 pub const STORE_API_KEY: &str = "0f5c2a8e-4b1d-4c7a-9e3f-6d2b8a1c7e45";
+/// ФН serial of the store's KKT in the default world (bound to [`STORE_INN`]).
+pub const STORE_FN_SERIAL: &str = "7380440700000123";
+/// Serial of the store's KKT.
+pub const STORE_KKT_SERIAL: &str = "00107700000042";
+/// A ФН of the other participant (bound to [`OTHER_INN`]).
+pub const OTHER_FN_SERIAL: &str = "7380440700000130";
+/// A ФН of the store that is not registered for marked goods.
+pub const NON_MARKING_FN_SERIAL: &str = "7380440700000147";
+/// Registry id of the POS program registered in the default world.
+pub const POS_SOFTWARE_ID: &str = "markcert-reference-pos";
+/// Its key.
+pub const POS_SOFTWARE_TOKEN: &str = "3b9d6f0e-8a2c-4e71-b5d4-2f6c1a9e0b37";
+
 /// Producer INN written on Russian products.
 pub const PRODUCER_INN: &str = "7703000013";
 
@@ -46,6 +62,27 @@ pub fn default_world(now_ms: i64) -> Result<World, WorldError> {
         inn: OTHER_INN.into(),
         name: "ООО «Соседи»".into(),
         api_keys: Vec::new(),
+    })?;
+    // The master secret is 32 zero bytes, so the spec's derivation check (tspiot.md §9.1) holds for the
+    // store's ФН: K_fn = d712bd42…c6026a.
+    w.master_secret = [0u8; 32];
+    for (serial, kkt, inn, marking) in [
+        (STORE_FN_SERIAL, STORE_KKT_SERIAL, STORE_INN, true),
+        (OTHER_FN_SERIAL, "00107700000059", OTHER_INN, true),
+        (NON_MARKING_FN_SERIAL, "00107700000066", STORE_INN, false),
+    ] {
+        w.add_fiscal_drive(FiscalDrive {
+            serial: serial.into(),
+            kkt_serial: kkt.into(),
+            inn: inn.into(),
+            marking,
+            auth_secret: None,
+        })?;
+    }
+    w.add_pos_software(PosSoftware {
+        id: POS_SOFTWARE_ID.into(),
+        token: POS_SOFTWARE_TOKEN.into(),
+        name: Some("markcert reference POS".into()),
     })?;
     let mut rng = ChaCha8Rng::seed_from_u64(0x6D61_726B_6365_7274);
     let mut index = 0u32;
@@ -314,6 +351,19 @@ mod tests {
                 assert!(parsed.group_candidates().contains(&p.group), "{} in group {}", c.code, p.group);
             }
         }
+    }
+
+    #[test]
+    fn default_world_registers_the_store_fn_with_the_spec_secret() {
+        let w = default_world(NOW).unwrap();
+        let k = w.fn_secret(STORE_FN_SERIAL).unwrap();
+        assert_eq!(
+            crate::fnauth::secrets::to_hex(&k),
+            "d712bd4256b91069287c30191043c437ca1356fd8ee247aeefdc06f859c6026a"
+        );
+        assert_eq!(w.fiscal_drive(OTHER_FN_SERIAL).unwrap().inn, OTHER_INN);
+        assert!(!w.fiscal_drive(NON_MARKING_FN_SERIAL).unwrap().marking);
+        assert_eq!(w.pos_software_by_id(POS_SOFTWARE_ID).unwrap().token, POS_SOFTWARE_TOKEN);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! World files (TOML): products, codes with their states, participants. Dates may be absolute
+//! World files (TOML): products, codes with their states, participants, fiscal drives, POS programs. Dates may be absolute
 //! (ISO-8601) or relative to the world clock at load time (`+30d`, `-2h`, `+15m`, `-10s`), so a world
 //! file stays valid whenever it is loaded (spec `README.md` §3.4: dates are set relative to the clock
 //! the implementation under test also sees).
 
-use super::{CodeRecord, CodeState, Crypto, Origin, Participant, Product, World, WorldError};
+use super::{
+    CodeRecord, CodeState, Crypto, FiscalDrive, Origin, Participant, PosSoftware, Product, World, WorldError,
+};
 use serde::{Deserialize, Serialize};
 
 /// The shape of a world file.
@@ -25,6 +27,15 @@ pub struct WorldFile {
     /// Participants.
     #[serde(default, rename = "participant")]
     pub participants: Vec<Participant>,
+    /// Master secret of the ФН authentication model, 64 hex digits (default: 32 zero bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_secret: Option<String>,
+    /// Registered fiscal drives.
+    #[serde(default, rename = "fiscal_drive")]
+    pub fiscal_drives: Vec<FiscalDrive>,
+    /// Registered POS programs.
+    #[serde(default, rename = "pos_software")]
+    pub pos_software: Vec<PosSoftware>,
 }
 
 fn default_store_inn() -> String {
@@ -97,6 +108,17 @@ pub fn build(file: WorldFile, now_ms: i64) -> Result<World, WorldError> {
     }
     for p in file.participants {
         world.add_participant(p)?;
+    }
+    if let Some(hex) = &file.master_secret {
+        world.master_secret = crate::fnauth::secrets::parse_hex32(hex).ok_or_else(|| {
+            WorldError::BadDevice { what: "master_secret", key: hex.clone(), reason: "must be 64 hex digits" }
+        })?;
+    }
+    for d in file.fiscal_drives {
+        world.add_fiscal_drive(d)?;
+    }
+    for p in file.pos_software {
+        world.add_pos_software(p)?;
     }
     for c in file.codes {
         let record = CodeRecord {
@@ -207,5 +229,33 @@ api_keys = [{ token = "0f5c2a8e-4b1d-4c7a-9e3f-6d2b8a1c7e45" }]
         let group = "[[product]]\ngtin = \"04612345000438\"\ngroup = 18\nname = \"x\"\nprice_kopecks = 1\n";
         assert!(matches!(load(group, NOW), Err(WorldError::UnknownGroup { .. })));
         assert!(matches!(load("nonsense = 1", NOW), Err(WorldError::Toml(_))));
+        let fn_serial = "[[fiscal_drive]]\nserial = \"123\"\nkkt_serial = \"00107700000042\"\ninn = \"1\"\n";
+        assert!(matches!(load(fn_serial, NOW), Err(WorldError::BadDevice { what: "fiscal drive", .. })));
+        assert!(matches!(load("master_secret = \"00\"", NOW), Err(WorldError::BadDevice { .. })));
+        let pos = "[[pos_software]]\nid = \"\"\ntoken = \"t\"\n";
+        assert!(matches!(load(pos, NOW), Err(WorldError::BadDevice { what: "POS program", .. })));
+    }
+
+    #[test]
+    fn fiscal_drives_pos_programs_and_the_master_secret() {
+        let text = format!(
+            "master_secret = \"{}\"\n\
+             [[fiscal_drive]]\nserial = \"7380440700000123\"\nkkt_serial = \"00107700000042\"\ninn = \"7701000019\"\n\
+             [[fiscal_drive]]\nserial = \"7380440700000130\"\nkkt_serial = \"00107700000059\"\ninn = \"7701000019\"\n\
+             marking = false\nauth_secret = \"{}\"\n\
+             [[pos_software]]\nid = \"pos-1\"\ntoken = \"k\"\n",
+            "11".repeat(32),
+            "22".repeat(32)
+        );
+        let w = load(&text, NOW).unwrap();
+        assert_eq!(w.master_secret, [0x11; 32]);
+        assert_eq!(
+            w.fn_secret("7380440700000123"),
+            Some(crate::fnauth::derive_fn_secret(&[0x11; 32], "7380440700000123"))
+        );
+        assert_eq!(w.fn_secret("7380440700000130"), Some([0x22; 32]), "a configured secret wins");
+        assert!(!w.fiscal_drive("7380440700000130").unwrap().marking);
+        assert_eq!(w.fn_secret("7380440700000999"), None);
+        assert_eq!(w.pos_software_by_id("pos-1").unwrap().token, "k");
     }
 }

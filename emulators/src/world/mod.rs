@@ -8,10 +8,12 @@
 
 pub mod catalog;
 pub mod default;
+pub mod devices;
 pub mod file;
 pub mod registry;
 
 pub use catalog::Product;
+pub use devices::{FiscalDrive, PosSoftware};
 pub use registry::{CodeRecord, CodeState, Crypto, Origin};
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,9 @@ pub enum WorldError {
     /// A code of the registry is not a valid marking code.
     #[error("code {code:?}: {reason}")]
     BadCode { code: String, reason: String },
+    /// A fiscal drive or POS program entry is not valid.
+    #[error("{what} {key:?}: {reason}")]
+    BadDevice { what: &'static str, key: String, reason: &'static str },
     /// Two entries share a key.
     #[error("duplicate {what} {key:?}")]
     Duplicate { what: &'static str, key: String },
@@ -74,6 +79,10 @@ pub struct World {
     pub store_inn: String,
     /// Product groups where traceability has started (True API `isTracking`).
     pub tracking_groups: Vec<u16>,
+    /// Master secret from which ФН secrets are derived when not set per drive (`tspiot.md` §9.1).
+    pub master_secret: [u8; 32],
+    fiscal_drives: Vec<FiscalDrive>,
+    pos_software: Vec<PosSoftware>,
 }
 
 /// The identity (КИ) a code is registered under: `01`+GTIN+`21`+serial, or GTIN+serial of a pack.
@@ -155,6 +164,70 @@ impl World {
         }
         self.participants.push(p);
         Ok(())
+    }
+
+    /// Register a fiscal drive (16-digit serial, 14–20-digit KKT serial, valid secret if given).
+    pub fn add_fiscal_drive(&mut self, d: FiscalDrive) -> Result<(), WorldError> {
+        let bad = |reason| WorldError::BadDevice { what: "fiscal drive", key: d.serial.clone(), reason };
+        if !devices::digits(&d.serial, 16, 16) {
+            return Err(bad("serial must be 16 digits"));
+        }
+        if !devices::digits(&d.kkt_serial, 14, 20) {
+            return Err(bad("kkt_serial must be 14 to 20 digits"));
+        }
+        if d.auth_secret.as_deref().is_some_and(|h| crate::fnauth::secrets::parse_hex32(h).is_none()) {
+            return Err(bad("auth_secret must be 64 hex digits"));
+        }
+        if self.fiscal_drives.iter().any(|f| f.serial == d.serial) {
+            return Err(WorldError::Duplicate { what: "fiscal drive", key: d.serial });
+        }
+        self.fiscal_drives.push(d);
+        Ok(())
+    }
+
+    /// The fiscal drive with this serial.
+    pub fn fiscal_drive(&self, serial: &str) -> Option<&FiscalDrive> {
+        self.fiscal_drives.iter().find(|f| f.serial == serial)
+    }
+
+    /// Every registered fiscal drive.
+    pub fn fiscal_drives(&self) -> &[FiscalDrive] {
+        &self.fiscal_drives
+    }
+
+    /// `K_fn` of a registered fiscal drive: its own secret, or the one derived from the master secret.
+    pub fn fn_secret(&self, serial: &str) -> Option<crate::fnauth::FnSecret> {
+        let d = self.fiscal_drive(serial)?;
+        match d.auth_secret.as_deref() {
+            Some(hex) => crate::fnauth::secrets::parse_hex32(hex),
+            None => Some(crate::fnauth::derive_fn_secret(&self.master_secret, serial)),
+        }
+    }
+
+    /// Register a POS program.
+    pub fn add_pos_software(&mut self, p: PosSoftware) -> Result<(), WorldError> {
+        if p.id.trim().is_empty() || p.token.trim().is_empty() {
+            return Err(WorldError::BadDevice {
+                what: "POS program",
+                key: p.id,
+                reason: "id and token are required",
+            });
+        }
+        if self.pos_software.iter().any(|q| q.id == p.id) {
+            return Err(WorldError::Duplicate { what: "POS program", key: p.id });
+        }
+        self.pos_software.push(p);
+        Ok(())
+    }
+
+    /// Every registered POS program.
+    pub fn pos_software(&self) -> &[PosSoftware] {
+        &self.pos_software
+    }
+
+    /// The POS program with this registry id.
+    pub fn pos_software_by_id(&self, id: &str) -> Option<&PosSoftware> {
+        self.pos_software.iter().find(|p| p.id == id)
     }
 
     /// Give participant `inn` another `X-API-KEY`; false when there is no such participant.
