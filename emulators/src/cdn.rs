@@ -8,6 +8,7 @@
 
 use crate::clock::WorldClock;
 use crate::faults::FaultTable;
+use crate::fnauth::{FnAuthError, FnAuthService, TokenError};
 use crate::http::{accept_loop, disturb, traced, HostNet};
 use crate::reqlog::{IssuedCheck, ReqLog};
 use crate::signin::{self, Challenges, SignInError};
@@ -68,6 +69,25 @@ pub struct TrueApiContext {
     pub auth: Arc<AuthOptions>,
     /// Faults applied to calls (changeable at run time).
     pub faults: FaultTable,
+    /// ФН authentication: challenges and tokens (`tspiot.md` §9).
+    pub fn_auth: Arc<FnAuthService>,
+}
+
+impl TrueApiContext {
+    /// A context over `world` with the spec's defaults for everything else (no faults, 1 M reqIds
+    /// remembered, default answer and authentication options).
+    pub fn new(world: Arc<RwLock<World>>, clock: WorldClock, trace: Trace) -> Self {
+        TrueApiContext {
+            world,
+            clock,
+            trace,
+            reqlog: ReqLog::new(1_000_000),
+            options: Arc::new(TrueApiOptions::default()),
+            auth: Arc::new(AuthOptions::default()),
+            faults: FaultTable::new(),
+            fn_auth: Arc::new(FnAuthService::default()),
+        }
+    }
 }
 
 /// Where the True API hosts listen.
@@ -167,6 +187,8 @@ fn discovery_router(state: HostState) -> Router {
         .route(&format!("{V4}/codes/check"), any(not_found))
         .route("/api/v3/true-api/auth/permissive-access", post(permissive_access))
         .route(&format!("{V4}/auth/permissive-access"), post(permissive_access_v4))
+        .route(&format!("{V4}/auth/fn/challenge"), post(fn_challenge))
+        .route(&format!("{V4}/auth/fn/token"), post(fn_token))
         .route("/api/v3/true-api/auth/key", get(auth_key))
         .route("/api/v3/true-api/auth/simpleSignIn", post(simple_sign_in))
         .fallback(not_found)
@@ -199,21 +221,46 @@ enum AuthFailure {
     Missing,
     Invalid,
     CutOff,
+    TokenInvalid,
+    TokenExpired,
 }
 
-/// The INN behind the request's credential (`true-api.md` §9: any one valid credential suffices).
-fn authenticate(s: &HostState, headers: &HeaderMap) -> Result<String, AuthFailure> {
-    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
-        return Err(AuthFailure::Missing);
-    };
+/// Who is calling: the INN behind the credential, and the ФН when it is a ФН token.
+struct Caller {
+    inn: String,
+    fn_serial: Option<String>,
+}
+
+/// The caller behind the request's credentials (`true-api.md` §9, `tspiot.md` §9.5): a valid ФН token
+/// (`Authorization: Bearer`, at any date) or a valid `X-API-KEY` (until the cut-off); any one valid
+/// credential suffices. When none is valid, the bearer token's failure is reported first.
+fn authenticate(s: &HostState, headers: &HeaderMap) -> Result<Caller, AuthFailure> {
     let now = s.ctx.clock.now_ms();
-    let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
-    let inn =
-        world.participant_by_api_key(key.trim(), now).map(|p| p.inn.clone()).ok_or(AuthFailure::Invalid)?;
-    if now >= s.ctx.auth.xapikey_cutoff_ms {
-        return Err(AuthFailure::CutOff);
+    let mut failure = None;
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if let Some(token) = bearer {
+        match s.ctx.fn_auth.validate(token, now) {
+            Ok(t) => return Ok(Caller { inn: t.inn, fn_serial: Some(t.fn_serial) }),
+            Err(TokenError::Expired) => failure = Some(AuthFailure::TokenExpired),
+            Err(TokenError::Unknown) => failure = Some(AuthFailure::TokenInvalid),
+        }
     }
-    Ok(inn)
+    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
+        return Err(failure.unwrap_or(AuthFailure::Missing));
+    };
+    let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+    let Some(inn) = world.participant_by_api_key(key.trim(), now).map(|p| p.inn.clone()) else {
+        return Err(failure.unwrap_or(AuthFailure::Invalid));
+    };
+    if now >= s.ctx.auth.xapikey_cutoff_ms {
+        return Err(failure.unwrap_or(AuthFailure::CutOff));
+    }
+    Ok(Caller { inn, fn_serial: None })
 }
 
 fn auth_error(s: &HostState, f: AuthFailure) -> Response {
@@ -224,6 +271,8 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
             StatusCode::from_u16(s.ctx.auth.cutoff_status).unwrap_or(StatusCode::UNAUTHORIZED),
             "X-API-KEY authentication is no longer accepted",
         ),
+        AuthFailure::TokenInvalid => error(StatusCode::UNAUTHORIZED, "token invalid"),
+        AuthFailure::TokenExpired => error(StatusCode::UNAUTHORIZED, "token expired"),
     }
 }
 
@@ -275,11 +324,15 @@ async fn legacy(State(s): State<HostState>, method: Method, uri: Uri) -> Respons
     fixed_error(&s, &method, &uri, StatusCode::GONE, "Устаревшее API")
 }
 
+/// A checked `codes/check` body.
+struct CheckBody {
+    codes: Vec<String>,
+    inn: Option<String>,
+    fiscal_drive_number: Option<String>,
+}
+
 /// Check a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
-fn parse_check_body(
-    body: &Result<Value, serde_json::Error>,
-    max_codes: usize,
-) -> Result<(Vec<String>, Option<String>), String> {
+fn parse_check_body(body: &Result<Value, serde_json::Error>, max_codes: usize) -> Result<CheckBody, String> {
     let v = body.as_ref().map_err(|e| format!("Некорректный JSON: {e}"))?;
     let codes = v.get("codes").and_then(Value::as_array).ok_or("Поле codes обязательно")?;
     if codes.is_empty() {
@@ -292,8 +345,8 @@ fn parse_check_body(
         .iter()
         .map(|c| c.as_str().map(str::to_string).ok_or("Элементы codes должны быть строками"))
         .collect::<Result<Vec<_>, _>>()?;
-    let inn = v.get("inn").and_then(Value::as_str).map(str::to_string);
-    Ok((codes, inn))
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok(CheckBody { codes, inn: text("inn"), fiscal_drive_number: text("fiscalDriveNumber") })
 }
 
 async fn codes_check(
@@ -313,12 +366,21 @@ async fn codes_check(
     } else {
         match authenticate(&s, &headers) {
             Err(f) => auth_error(&s, f),
-            Ok(inn) => match parse_check_body(&json, s.ctx.options.max_codes) {
+            Ok(caller) => match parse_check_body(&json, s.ctx.options.max_codes) {
                 Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
-                Ok((codes, body_inn)) => {
+                Ok(CheckBody { fiscal_drive_number: Some(fdn), .. })
+                    if caller.fn_serial.as_ref().is_some_and(|f| *f != fdn) =>
+                {
+                    error(StatusCode::FORBIDDEN, "fiscalDriveNumber does not match the token's fiscal drive")
+                }
+                Ok(CheckBody { codes, inn: body_inn, .. }) => {
                     let now = s.ctx.clock.now_ms();
                     let id = uuid::Uuid::new_v4();
-                    let who_inn = body_inn.unwrap_or(inn);
+                    // `isOwner` is judged against a ФН token's INN; with X-API-KEY, `inn` in the body wins.
+                    let who_inn = match caller.fn_serial {
+                        Some(_) => caller.inn,
+                        None => body_inn.unwrap_or(caller.inn),
+                    };
                     let answer = {
                         let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
                         check_codes(
@@ -382,6 +444,82 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
     };
     s.ctx.trace.record(traced(&s.net, &method, &uri, resp.status(), started));
     resp
+}
+
+/// `POST /api/v4/true-api/auth/fn/challenge` (`tspiot.md` §9.3): a challenge for a registered ФН.
+async fn fn_challenge(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    use base64::Engine;
+    let started = Instant::now();
+    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
+    let resp = match dist.response.take() {
+        Some(r) => r,
+        None => {
+            let v = serde_json::from_slice::<Value>(&body).ok();
+            let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+            match field("fnSerial") {
+                None => fn_auth_error(FnAuthError::BadRequest),
+                Some(serial) => {
+                    let issued = {
+                        let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+                        s.ctx.fn_auth.challenge(&world, serial, field("inn"), s.ctx.clock.now_ms())
+                    };
+                    match issued {
+                        Ok(c) => Json(json!({
+                            "challengeId": c.id,
+                            "challenge": base64::engine::general_purpose::STANDARD.encode(&c.challenge.0),
+                            "expiresAt": c.expires_ms,
+                        }))
+                        .into_response(),
+                        Err(e) => fn_auth_error(e),
+                    }
+                }
+            }
+        }
+    };
+    let resp = dist.finish(resp).await;
+    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
+    resp
+}
+
+/// `POST /api/v4/true-api/auth/fn/token` (`tspiot.md` §9.3): a signed challenge in, a token out.
+async fn fn_token(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let started = Instant::now();
+    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
+    let resp = match dist.response.take() {
+        Some(r) => r,
+        None => {
+            let v = serde_json::from_slice::<Value>(&body).ok();
+            let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+            match (field("challengeId"), field("fnSerial"), field("mac")) {
+                (Some(id), Some(serial), Some(mac)) => {
+                    let now = s.ctx.clock.now_ms();
+                    let issued = {
+                        let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+                        s.ctx.fn_auth.exchange(&world, id, serial, mac, field("alg"), now)
+                    };
+                    match issued {
+                        Ok(t) => Json(json!({
+                            "token": t.token,
+                            "tokenType": "Bearer",
+                            "expiresIn": (t.expires_ms - now) / 1000,
+                            "fnSerial": t.fn_serial,
+                            "inn": t.inn,
+                        }))
+                        .into_response(),
+                        Err(e) => fn_auth_error(e),
+                    }
+                }
+                _ => fn_auth_error(FnAuthError::BadRequest),
+            }
+        }
+    };
+    let resp = dist.finish(resp).await;
+    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
+    resp
+}
+
+fn fn_auth_error(e: FnAuthError) -> Response {
+    error(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST), &e.to_string())
 }
 
 /// `GET /api/v3/true-api/auth/key` (§9.3): a one-time challenge.

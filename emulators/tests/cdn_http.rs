@@ -31,6 +31,7 @@ async fn start(cdn_hosts: usize) -> Env {
         options: Arc::new(TrueApiOptions::default()),
         auth: Arc::new(AuthOptions::default()),
         faults: FaultTable::new(),
+        fn_auth: Default::default(),
     };
     let servers = cdn::spawn(ctx.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), cdn_hosts).await.unwrap();
     Env { servers, ctx, http: reqwest::Client::new() }

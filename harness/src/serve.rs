@@ -179,6 +179,7 @@ pub async fn serve(opts: ServeOptions, ready: impl FnOnce(&Endpoints)) -> Result
             ..AuthOptions::default()
         }),
         faults: faults.clone(),
+        fn_auth: Default::default(),
     };
     let module = Arc::new(Mutex::new(local_module(&opts, &world, &clock)));
     let servers = cdn::spawn(ctx, opts.bind, opts.cdn_hosts).await?;
