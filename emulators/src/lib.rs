@@ -17,4 +17,5 @@ pub mod reqlog;
 pub mod signin;
 pub mod trace;
 pub mod trueapi;
+pub mod tspiot;
 pub mod world;
