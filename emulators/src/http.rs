@@ -100,6 +100,8 @@ pub(crate) struct Disturbance {
     /// The fault's name, for the trace.
     pub fault: Option<String>,
     drip: Option<(NonZeroUsize, Duration)>,
+    /// The connection is dropped without an answer (the trace then says status 0).
+    dropped: bool,
 }
 
 impl Disturbance {
@@ -112,8 +114,9 @@ impl Disturbance {
         }
     }
 
-    /// Add the fault's name (if any) to a trace event.
+    /// Add the fault's name (if any) to a trace event; a dropped connection had no answer: status 0.
     pub fn mark(&self, ev: TraceEvent) -> TraceEvent {
+        let ev = if self.dropped { ev.status(0) } else { ev };
         match &self.fault {
             Some(f) => ev.fault(f.clone()),
             None => ev,
@@ -126,13 +129,14 @@ impl Disturbance {
 pub(crate) async fn disturb<C: AsRef<str>>(net: &HostNet, path: &str, codes: &[C]) -> Disturbance {
     let d = net.faults.decide(&CallInfo::new(&net.component, path, net.clock.now_ms()).with_codes(codes));
     if d.is_pass() {
-        return Disturbance { response: None, fault: None, drip: None };
+        return Disturbance { response: None, fault: None, drip: None, dropped: false };
     }
     if !d.delay.is_zero() {
         tokio::time::sleep(d.delay).await;
     }
     let fault = d.fault_name.as_deref().map(str::to_string);
     let mut drip = None;
+    let dropped = matches!(d.action, Action::Reset | Action::Refuse);
     let response = match d.action {
         Action::Pass => None,
         Action::Respond { status, body, content_type } => {
@@ -164,7 +168,7 @@ pub(crate) async fn disturb<C: AsRef<str>>(net: &HostNet, path: &str, codes: &[C
             None
         }
     };
-    Disturbance { response, fault, drip }
+    Disturbance { response, fault, drip, dropped }
 }
 
 /// Rebuild `resp` so that its body goes out `chunk` bytes at a time, `delay` apart, with the full

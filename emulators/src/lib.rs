@@ -15,6 +15,7 @@ mod http;
 pub mod lm;
 pub mod reqlog;
 pub mod signin;
+pub mod stack;
 pub mod trace;
 pub mod trueapi;
 pub mod tspiot;

@@ -311,6 +311,12 @@ async fn reset_and_host_down_drop_the_connection() {
     let id = env.ctx.faults.add(FaultRule::new(FaultKind::Reset).named("reset").on_host("cdn-1")).unwrap();
     let r = send(0).await;
     assert!(r.is_err(), "reset gives no HTTP answer: {r:?}");
+    let ev = env.ctx.trace.events(&TraceFilter::default()).pop().unwrap();
+    assert_eq!(
+        (ev.component.as_str(), ev.status, ev.fault.as_deref()),
+        ("cdn-1", 0, Some("reset")),
+        "no answer: 0"
+    );
     assert_eq!(send(1).await.unwrap().status(), 200, "other hosts unaffected");
     env.ctx.faults.remove(id);
     assert_eq!(send(0).await.unwrap().status(), 200, "a fresh connection works again");

@@ -57,6 +57,23 @@ struct ServeArgs {
     /// init_duration_s, sync_interval_s, time_unit, version_policy, …); see docs/emulators.md.
     #[arg(long)]
     lm_config: Option<std::path::PathBuf>,
+    /// Do not start the ТС ПИоТ.
+    #[arg(long)]
+    no_tspiot: bool,
+    /// ТС ПИоТ POS API port (the real one uses 51401); ephemeral when absent.
+    #[arg(long)]
+    tspiot_port: Option<u16>,
+    /// ТС ПИоТ admin API port (the real one uses 51077); ephemeral when absent.
+    #[arg(long)]
+    tspiot_admin_port: Option<u16>,
+    /// Serve the ТС ПИоТ POS API over HTTPS with a self-signed certificate; its PEM is written next to
+    /// the endpoints file as tspiot-ca.pem (and named in the endpoints file).
+    #[arg(long)]
+    tspiot_tls: bool,
+    /// ТС ПИоТ settings: a TOML file with the `tspiot.*` keys (budgets, client_info = "strict",
+    /// inst_placement, timestamp_as_string, auth, …); see docs/emulators.md.
+    #[arg(long)]
+    tspiot_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -222,6 +239,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     LmStartArg::NotConfigured => markcert::serve::LmStart::NotConfigured,
                 },
                 lm_port: a.lm_port,
+                tspiot: !a.no_tspiot,
+                tspiot_options: match &a.tspiot_config {
+                    None => Default::default(),
+                    Some(path) => markcert::serve::load_options(path)?,
+                },
+                tspiot_port: a.tspiot_port,
+                tspiot_admin_port: a.tspiot_admin_port,
+                tspiot_tls: a.tspiot_tls,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(markcert::serve::serve(opts, |e| {

@@ -1,36 +1,21 @@
 //! `markcert serve`: start the emulators on loopback, print their URLs and credentials, write the
 //! endpoints file once every listener is ready, and run until SIGINT/SIGTERM.
 //!
-//! Owns only the wiring: the world comes from `--world` or the embedded default, the emulators from
-//! `markcert-emulators`. Served: the True API discovery host and CDN hosts, the ЛМ ЧЗ, and the control
-//! API; all share one world, one clock, one fault table and one trace. Later components (ТС ПИоТ, KKT)
-//! add their keys to the same endpoints object.
+//! Owns only the wiring of options: the world comes from `--world` or the embedded default, the
+//! emulators from `markcert_emulators::stack` (True API hosts, ЛМ ЧЗ, ТС ПИоТ and the control API, all
+//! sharing one world, one clock, one fault table and one trace). The KKT adds its key later.
 
-use markcert_emulators::cdn::{self, AuthOptions, TrueApiContext};
+use markcert_emulators::cdn;
 use markcert_emulators::clock::WorldClock;
-use markcert_emulators::control::{self, ControlContext};
-use markcert_emulators::faults::FaultTable;
-use markcert_emulators::lm::model::{InitRequest, LocalModule};
 use markcert_emulators::lm::options::LmOptions;
-use markcert_emulators::lm::server::{self as lm_server, LmContext};
-use markcert_emulators::reqlog::ReqLog;
+use markcert_emulators::stack::{Stack, StackOptions, TsPiotStackOptions};
 use markcert_emulators::trace::{Trace, TraceConfig};
-use markcert_emulators::trueapi::TrueApiOptions;
+use markcert_emulators::tspiot::options::TsPiotOptions;
 use markcert_emulators::world::{default::default_world, file, World};
-use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
 
-/// How the ЛМ ЧЗ starts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LmStart {
-    /// Already initialised and synced at start, as in a store that has been running (default).
-    #[default]
-    Ready,
-    /// Fresh from installation: `not_configured` until someone calls `/init`.
-    NotConfigured,
-}
+pub use markcert_emulators::stack::{Endpoints, LmStart};
 
 /// Options of `markcert serve`.
 #[derive(Clone, Debug)]
@@ -53,6 +38,17 @@ pub struct ServeOptions {
     pub lm_start: LmStart,
     /// ЛМ ЧЗ port (the real module's default is 5995); ephemeral when `None`.
     pub lm_port: Option<u16>,
+    /// Start a ТС ПИоТ.
+    pub tspiot: bool,
+    /// ТС ПИоТ settings (`tspiot.*`).
+    pub tspiot_options: TsPiotOptions,
+    /// ТС ПИоТ POS API port (the real default is 51401); ephemeral when `None`.
+    pub tspiot_port: Option<u16>,
+    /// ТС ПИоТ admin API port (the real default is 51077); ephemeral when `None`.
+    pub tspiot_admin_port: Option<u16>,
+    /// Serve the ТС ПИоТ POS API over HTTPS with a self-signed certificate (PEM written next to the
+    /// endpoints file, or to the working directory).
+    pub tspiot_tls: bool,
 }
 
 impl Default for ServeOptions {
@@ -67,6 +63,11 @@ impl Default for ServeOptions {
             lm: LmOptions::default(),
             lm_start: LmStart::default(),
             lm_port: None,
+            tspiot: true,
+            tspiot_options: TsPiotOptions::default(),
+            tspiot_port: None,
+            tspiot_admin_port: None,
+            tspiot_tls: false,
         }
     }
 }
@@ -77,24 +78,18 @@ pub enum ServeError {
     /// The world file could not be read.
     #[error("reading {path}: {source}")]
     ReadWorld { path: PathBuf, source: std::io::Error },
-    /// The ЛМ ЧЗ settings file could not be read or is not valid.
-    #[error("ЛМ ЧЗ settings {path}: {reason}")]
-    LmConfig { path: PathBuf, reason: String },
+    /// A settings file could not be read or is not valid.
+    #[error("settings {path}: {reason}")]
+    Config { path: PathBuf, reason: String },
     /// The world could not be built.
     #[error(transparent)]
     World(#[from] markcert_emulators::world::WorldError),
     /// The trace file could not be opened.
     #[error(transparent)]
     Trace(#[from] markcert_emulators::trace::TraceError),
-    /// A True API listener could not be bound.
+    /// The emulators could not be started.
     #[error(transparent)]
-    Bind(#[from] cdn::CdnError),
-    /// The ЛМ ЧЗ listener could not be bound.
-    #[error(transparent)]
-    BindLm(#[from] lm_server::LmServeError),
-    /// The control API listener could not be bound.
-    #[error(transparent)]
-    BindControl(#[from] control::ControlError),
+    Stack(#[from] markcert_emulators::stack::StackError),
     /// The endpoints file could not be written.
     #[error("writing {path}: {source}")]
     WriteEndpoints { path: PathBuf, source: std::io::Error },
@@ -103,44 +98,16 @@ pub enum ServeError {
     Signal(std::io::Error),
 }
 
-/// The endpoints file (issue 3 §7): one object, later components add their keys.
-#[derive(Clone, Debug, Serialize)]
-pub struct Endpoints {
-    /// True API hosts and the store's `X-API-KEY`.
-    pub true_api: TrueApiEndpointsJson,
-    /// The ЛМ ЧЗ and its Basic-auth credentials.
-    pub local_module: LocalModuleEndpointJson,
-    /// Base URL of the control API.
-    pub control: String,
-}
-
-/// `local_module` of the endpoints file.
-#[derive(Clone, Debug, Serialize)]
-pub struct LocalModuleEndpointJson {
-    /// Base URL.
-    pub url: String,
-    /// Basic-auth login.
-    pub login: String,
-    /// Basic-auth password.
-    pub password: String,
-}
-
-/// `true_api` of the endpoints file.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrueApiEndpointsJson {
-    /// Discovery host base URL.
-    pub discovery: String,
-    /// CDN host base URLs.
-    pub hosts: Vec<String>,
-    /// The store's `X-API-KEY` (the first one of the store in the world), if any.
-    pub api_key: Option<String>,
+/// Read settings (the `lm.*` or `tspiot.*` keys) from a TOML file.
+pub fn load_options<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ServeError> {
+    let err = |reason: String| ServeError::Config { path: path.to_path_buf(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
 /// Read ЛМ ЧЗ settings (`lm.*` keys) from a TOML file.
 pub fn load_lm_options(path: &std::path::Path) -> Result<LmOptions, ServeError> {
-    let err = |reason: String| ServeError::LmConfig { path: path.to_path_buf(), reason };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.to_string()))
+    load_options(path)
 }
 
 fn load_world(opts: &ServeOptions, now_ms: i64) -> Result<World, ServeError> {
@@ -158,87 +125,36 @@ fn load_world(opts: &ServeOptions, now_ms: i64) -> Result<World, ServeError> {
 pub async fn serve(opts: ServeOptions, ready: impl FnOnce(&Endpoints)) -> Result<(), ServeError> {
     let clock = WorldClock::real();
     let world = load_world(&opts, clock.now_ms())?;
-    let api_key = world
-        .participants()
-        .iter()
-        .find(|p| p.inn == world.store_inn)
-        .and_then(|p| p.api_keys.first())
-        .map(|k| k.token.clone());
     let trace = Trace::new(TraceConfig { ndjson: opts.trace_file.clone(), ..TraceConfig::default() })?;
-    let world = Arc::new(RwLock::new(world));
-    let faults = FaultTable::new();
-    let reqlog = ReqLog::new(1_000_000);
-    let ctx = TrueApiContext {
-        world: world.clone(),
-        clock: clock.clone(),
-        trace: trace.clone(),
-        reqlog: reqlog.clone(),
-        options: Arc::new(TrueApiOptions::default()),
-        auth: Arc::new(AuthOptions {
-            xapikey_cutoff_ms: opts.xapikey_cutoff_ms.unwrap_or(cdn::DEFAULT_XAPIKEY_CUTOFF_MS),
-            ..AuthOptions::default()
+    let ca_pem = opts.tspiot_tls.then(|| {
+        let dir = opts.endpoints_file.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
+        dir.join("tspiot-ca.pem")
+    });
+    let stack_opts = StackOptions {
+        cdn_hosts: opts.cdn_hosts,
+        bind: opts.bind,
+        xapikey_cutoff_ms: opts.xapikey_cutoff_ms.unwrap_or(cdn::DEFAULT_XAPIKEY_CUTOFF_MS),
+        lm: opts.lm.clone(),
+        lm_start: opts.lm_start,
+        lm_port: opts.lm_port,
+        tspiot: opts.tspiot.then(|| TsPiotStackOptions {
+            options: opts.tspiot_options.clone(),
+            port: opts.tspiot_port,
+            admin_port: opts.tspiot_admin_port,
+            tls_ca_pem: ca_pem,
         }),
-        faults: faults.clone(),
-        fn_auth: Default::default(),
+        ..StackOptions::default()
     };
-    let module = Arc::new(Mutex::new(local_module(&opts, &world, &clock)));
-    let servers = cdn::spawn(ctx, opts.bind, opts.cdn_hosts).await?;
-    let lm = lm_server::spawn(
-        LmContext {
-            world: world.clone(),
-            clock: clock.clone(),
-            trace: trace.clone(),
-            faults: faults.clone(),
-            module: module.clone(),
-        },
-        SocketAddr::new(opts.bind, opts.lm_port.unwrap_or(0)),
-    )
-    .await?;
-    let control = control::spawn(
-        ControlContext { world, clock, trace: trace.clone(), faults, reqlog, lm: Some(module) },
-        opts.bind,
-    )
-    .await?;
-    let endpoints = Endpoints {
-        true_api: TrueApiEndpointsJson {
-            discovery: servers.endpoints.discovery.clone(),
-            hosts: servers.endpoints.hosts.clone(),
-            api_key,
-        },
-        local_module: LocalModuleEndpointJson {
-            url: lm.url.clone(),
-            login: opts.lm.login.clone(),
-            password: opts.lm.password.clone(),
-        },
-        control: control.url.clone(),
-    };
+    let stack = Stack::start(world, clock, trace.clone(), stack_opts).await?;
     if let Some(path) = &opts.endpoints_file {
-        write_atomically(path, &endpoints)?;
+        write_atomically(path, &stack.endpoints)?;
     }
-    ready(&endpoints);
+    ready(&stack.endpoints);
     wait_for_signal().await?;
-    control.shutdown().await;
-    lm.shutdown().await;
-    servers.shutdown().await;
+    stack.shutdown().await;
     // Errors of the final flush are reported; the trace file is then complete.
     trace.flush()?;
     Ok(())
-}
-
-/// The ЛМ ЧЗ as `opts.lm_start` says: ready means initialised one init duration ago, so that the
-/// first snapshot of the world is taken now and `lastSync` is now.
-fn local_module(opts: &ServeOptions, world: &RwLock<World>, clock: &WorldClock) -> LocalModule {
-    let mut module = LocalModule::new(opts.lm.clone());
-    if opts.lm_start == LmStart::Ready {
-        let now = clock.now_ms();
-        let world = world.read().unwrap_or_else(|p| p.into_inner());
-        let started = now.saturating_sub(opts.lm.init_duration_ms());
-        let req = InitRequest { token: "markcert-serve".into(), clear_sold: None, enable_grey_list: None };
-        // `init` refuses only an empty token.
-        let _ = module.init(&world, started, req);
-        module.advance(&world, now);
-    }
-    module
 }
 
 /// Write the endpoints file so that a reader never sees it half-written.
@@ -278,6 +194,16 @@ pub fn render_table(e: &Endpoints) -> String {
     }
     let lm = &e.local_module;
     out.push_str(&format!("  {:<22} {}  (Basic {}:{})\n", "ЛМ ЧЗ", lm.url, lm.login, lm.password));
+    if let Some(t) = &e.tspiot {
+        out.push_str(&format!("  {:<22} {}\n", "ТС ПИоТ", t.url));
+        out.push_str(&format!("  {:<22} {}\n", "ТС ПИоТ admin", t.admin));
+        if let (Some(id), Some(token)) = (&t.client_id, &t.client_token) {
+            out.push_str(&format!("  {:<22} id {id}, token {token}\n", "POS client_info"));
+        }
+        if let Some(pem) = &t.ca_pem {
+            out.push_str(&format!("  {:<22} {}\n", "ТС ПИоТ certificate", pem.display()));
+        }
+    }
     out.push_str(&format!("  {:<22} {}\n", "Control API", e.control));
     out.push_str("\nStop with Ctrl+C (SIGINT) or SIGTERM.\n");
     out

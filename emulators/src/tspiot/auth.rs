@@ -1,5 +1,22 @@
-//! How the ТС ПИоТ authenticates to the True API (`tspiot.md` §9): the credential it sends.
-//! (The token manager comes next in this file.)
+//! How the ТС ПИоТ authenticates to the True API (`tspiot.md` §9): the credential of each call, and
+//! the ФН token's life — obtained through the fiscal accumulator of its KKT, renewed before expiry,
+//! re-obtained once after a 401 — or `X-API-KEY` where the mode allows it.
+//!
+//! Owns the [`FnSigner`] seam (the ФН side: the KKT emulator's `markcertFnAuthenticate` task will
+//! implement it; until then [`WorldFnSigner`] signs with the world's ФН secrets) and the
+//! [`TokenManager`]. The scheme (how a challenge is signed) is behind [`crate::fnauth::FnAuthScheme`].
+
+use super::options::AuthMode;
+use crate::clock::WorldClock;
+use crate::fnauth::{Challenge, FnAuthScheme};
+use crate::world::World;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 /// A credential for one True API call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,5 +34,302 @@ impl Credential {
             Credential::XApiKey(k) => ("X-API-KEY", k.clone()),
             Credential::Bearer(t) => ("Authorization", format!("Bearer {t}")),
         }
+    }
+}
+
+/// A ФН's answer to a challenge (`tspiot.md` §9.4 result).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedChallenge {
+    /// The ФН serial.
+    pub fn_serial: String,
+    /// The MAC, base64.
+    pub mac: String,
+    /// The scheme's `alg`.
+    pub alg: String,
+}
+
+/// Why the ФН did not sign.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The challenge is not base64.
+    #[error("challenge is not base64")]
+    BadChallenge,
+    /// The ФН is unknown or not registered for marked goods (ATOL 406).
+    #[error("fiscal drive {0} is not registered for marked goods")]
+    NotRegistered(String),
+    /// The KKT / ФН channel failed (`FnSidError`).
+    #[error("fiscal drive channel: {0}")]
+    Channel(String),
+}
+
+/// A boxed future (the signer is used as a trait object).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The ФН side of the model: what the KKT does with `markcertFnAuthenticate`.
+pub trait FnSigner: Send + Sync {
+    /// Serial of the ФН this signer speaks for.
+    fn fn_serial(&self) -> &str;
+    /// Sign a challenge (base64 as received from the True API).
+    fn sign<'a>(&'a self, challenge_b64: &'a str) -> BoxFuture<'a, Result<SignedChallenge, SignError>>;
+}
+
+/// Signs as a ФН registered in the world, with the world's secret for it — the stand-in for the KKT
+/// emulator. `set_broken(true)` models the scenario fault `fn.auth = broken` (a wrong MAC).
+pub struct WorldFnSigner {
+    world: Arc<RwLock<World>>,
+    fn_serial: String,
+    scheme: Arc<dyn FnAuthScheme>,
+    broken: AtomicBool,
+}
+
+impl WorldFnSigner {
+    /// A signer for `fn_serial` using `scheme`.
+    pub fn new(
+        world: Arc<RwLock<World>>,
+        fn_serial: impl Into<String>,
+        scheme: Arc<dyn FnAuthScheme>,
+    ) -> Self {
+        WorldFnSigner { world, fn_serial: fn_serial.into(), scheme, broken: AtomicBool::new(false) }
+    }
+
+    /// Make every MAC wrong (or right again).
+    pub fn set_broken(&self, broken: bool) {
+        self.broken.store(broken, Ordering::Relaxed);
+    }
+}
+
+impl FnSigner for WorldFnSigner {
+    fn fn_serial(&self) -> &str {
+        &self.fn_serial
+    }
+
+    fn sign<'a>(&'a self, challenge_b64: &'a str) -> BoxFuture<'a, Result<SignedChallenge, SignError>> {
+        Box::pin(async move {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let challenge = b64.decode(challenge_b64.trim()).map_err(|_| SignError::BadChallenge)?;
+            let secret = {
+                let world = self.world.read().unwrap_or_else(|p| p.into_inner());
+                let marking = world.fiscal_drive(&self.fn_serial).is_some_and(|d| d.marking);
+                world.fn_secret(&self.fn_serial).filter(|_| marking)
+            };
+            let secret = secret.ok_or_else(|| SignError::NotRegistered(self.fn_serial.clone()))?;
+            let mut mac = self.scheme.sign(&secret, &Challenge(challenge), &self.fn_serial).0;
+            if self.broken.load(Ordering::Relaxed) {
+                if let Some(b) = mac.first_mut() {
+                    *b ^= 0xff;
+                }
+            }
+            Ok(SignedChallenge {
+                fn_serial: self.fn_serial.clone(),
+                mac: b64.encode(mac),
+                alg: self.scheme.alg().into(),
+            })
+        })
+    }
+}
+
+/// A token held by the ТС ПИоТ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldToken {
+    /// The bearer token.
+    pub token: String,
+    /// Its ФН.
+    pub fn_serial: String,
+    /// Expiry, world ms (computed from `expiresIn` at receipt).
+    pub expires_ms: i64,
+    /// When it was obtained, world ms.
+    pub obtained_ms: i64,
+}
+
+/// Why no token could be obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The True API refused or could not be reached.
+    #[error("True API {step}: {reason}")]
+    TrueApi { step: &'static str, reason: String },
+    /// The ФН did not sign.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+/// What the ТС ПИоТ knows to authenticate.
+pub struct TokenManager {
+    http: reqwest::Client,
+    discovery: String,
+    clock: WorldClock,
+    signer: Arc<dyn FnSigner>,
+    mode: AuthMode,
+    api_key: Option<String>,
+    inn: String,
+    kkt_serial: String,
+    tspiot_id: String,
+    renew_before_ms: i64,
+    held: Mutex<Option<HeldToken>>,
+    /// Held while a token is being obtained, so that concurrent checks do not all ask.
+    obtaining: tokio::sync::Mutex<()>,
+    renewing: AtomicBool,
+}
+
+/// How long obtaining a token may take in the foreground (real time).
+const OBTAIN_TIMEOUT: Duration = Duration::from_millis(1000);
+
+impl TokenManager {
+    /// A manager for the instance bound to `signer`'s ФН, the KKT `kkt_serial` and the INN `inn`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        http: reqwest::Client,
+        discovery: String,
+        clock: WorldClock,
+        signer: Arc<dyn FnSigner>,
+        mode: AuthMode,
+        api_key: Option<String>,
+        inn: String,
+        kkt_serial: String,
+        tspiot_id: String,
+        renew_before_s: u64,
+    ) -> Self {
+        TokenManager {
+            http,
+            discovery,
+            clock,
+            signer,
+            mode,
+            api_key,
+            inn,
+            kkt_serial,
+            tspiot_id,
+            renew_before_ms: i64::try_from(renew_before_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            held: Mutex::new(None),
+            obtaining: tokio::sync::Mutex::new(()),
+            renewing: AtomicBool::new(false),
+        }
+    }
+
+    /// The ФН serial of this instance.
+    pub fn fn_serial(&self) -> &str {
+        self.signer.fn_serial()
+    }
+
+    /// The token held now, if any (expired or not).
+    pub fn held(&self) -> Option<HeldToken> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Forget the held token (after a 401).
+    pub fn invalidate(&self) {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn valid_token(&self, now: i64) -> Option<HeldToken> {
+        self.held().filter(|t| now < t.expires_ms)
+    }
+
+    /// The credential for the next call: a valid ФН token (obtained now if there is none; renewed in
+    /// the background when less than `token_renew_before_s` is left), else `X-API-KEY` where the mode
+    /// allows it, else `None` (no online check possible).
+    pub async fn credential(self: &Arc<Self>) -> Option<Credential> {
+        if self.mode == AuthMode::XApiKey {
+            return self.api_key.clone().map(Credential::XApiKey);
+        }
+        let now = self.clock.now_ms();
+        match self.valid_token(now) {
+            Some(t) => {
+                if t.expires_ms - now <= self.renew_before_ms && !self.renewing.swap(true, Ordering::AcqRel) {
+                    let me = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let _ = me.obtain().await;
+                        me.renewing.store(false, Ordering::Release);
+                    });
+                }
+                Some(Credential::Bearer(t.token))
+            }
+            None => match tokio::time::timeout(OBTAIN_TIMEOUT, self.obtain()).await {
+                Ok(Ok(t)) => Some(Credential::Bearer(t.token)),
+                _ if self.mode == AuthMode::FnThenXApiKey => self.api_key.clone().map(Credential::XApiKey),
+                _ => None,
+            },
+        }
+    }
+
+    /// Obtain a fresh token: challenge from the True API, MAC from the ФН, exchange (§9.2). Concurrent
+    /// callers wait for one exchange; a caller that finds a token obtained while it waited takes it.
+    pub async fn obtain(&self) -> Result<HeldToken, AuthError> {
+        let asked_at = self.clock.now_ms();
+        let _guard = self.obtaining.lock().await;
+        if let Some(t) =
+            self.held().filter(|t| t.obtained_ms >= asked_at && self.clock.now_ms() < t.expires_ms)
+        {
+            return Ok(t);
+        }
+        let fn_serial = self.signer.fn_serial().to_string();
+        let challenge = self
+            .post(
+                "challenge",
+                json!({ "fnSerial": fn_serial, "kktSerial": self.kkt_serial, "inn": self.inn, "tspiotId": self.tspiot_id }),
+            )
+            .await?;
+        let (Some(id), Some(ch)) = (challenge["challengeId"].as_str(), challenge["challenge"].as_str())
+        else {
+            return Err(AuthError::TrueApi { step: "challenge", reason: "no challengeId/challenge".into() });
+        };
+        let signed = self.signer.sign(ch).await?;
+        let token = self
+            .post(
+                "token",
+                json!({ "challengeId": id, "fnSerial": signed.fn_serial, "mac": signed.mac, "alg": signed.alg }),
+            )
+            .await?;
+        let Some(t) = token["token"].as_str() else {
+            return Err(AuthError::TrueApi { step: "token", reason: "no token".into() });
+        };
+        let now = self.clock.now_ms();
+        let expires_in_s = token["expiresIn"].as_i64().unwrap_or(0).max(0);
+        let held = HeldToken {
+            token: t.to_string(),
+            fn_serial,
+            expires_ms: now.saturating_add(expires_in_s.saturating_mul(1000)),
+            obtained_ms: now,
+        };
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(held.clone());
+        Ok(held)
+    }
+
+    async fn post(&self, step: &'static str, body: Value) -> Result<Value, AuthError> {
+        let url = format!("{}/api/v4/true-api/auth/fn/{step}", self.discovery);
+        let err = |reason: String| AuthError::TrueApi { step, reason };
+        let r = self.http.post(url).json(&body).send().await.map_err(|e| err(e.to_string()))?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(err(format!("HTTP {status}: {}", v["error_message"].as_str().unwrap_or(""))));
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fnauth::HmacSha256V1;
+    use crate::world::default::{default_world, NON_MARKING_FN_SERIAL, STORE_FN_SERIAL};
+
+    #[tokio::test]
+    async fn the_world_signer_signs_as_a_registered_marking_fn_only() {
+        let world = Arc::new(RwLock::new(default_world(0).unwrap()));
+        let challenge = "OLTmUuRNp/I3DZ4mDicTZVCko6bQf1wMMy+LEiQIP9I=";
+        let s = WorldFnSigner::new(world.clone(), STORE_FN_SERIAL, Arc::new(HmacSha256V1));
+        let good = s.sign(challenge).await.unwrap();
+        assert_eq!((good.fn_serial.as_str(), good.alg.as_str()), (STORE_FN_SERIAL, "HMAC-SHA256"));
+        s.set_broken(true);
+        assert_ne!(s.sign(challenge).await.unwrap().mac, good.mac, "broken: a wrong MAC");
+        assert_eq!(s.sign("%%").await, Err(SignError::BadChallenge));
+        let nm = WorldFnSigner::new(world, NON_MARKING_FN_SERIAL, Arc::new(HmacSha256V1));
+        assert!(matches!(nm.sign(challenge).await, Err(SignError::NotRegistered(_))));
+    }
+
+    #[test]
+    fn credential_headers() {
+        assert_eq!(Credential::XApiKey("k".into()).header(), ("X-API-KEY", "k".to_string()));
+        assert_eq!(Credential::Bearer("t".into()).header(), ("Authorization", "Bearer t".to_string()));
     }
 }
