@@ -326,6 +326,9 @@ impl Stack {
                 faults: faults.clone(),
                 reqlog: reqlog.clone(),
                 lm: Some(lm.clone()),
+                tspiot: tspiot.clone(),
+                fn_signer: fn_signer.clone(),
+                fn_auth: fn_auth.clone(),
             },
             opts.bind,
         )

@@ -35,6 +35,9 @@ fn context(with_lm: bool) -> ControlContext {
         faults: FaultTable::new(),
         reqlog: ReqLog::new(1_000),
         lm: with_lm.then(|| Arc::new(Mutex::new(LocalModule::new(LmOptions::default())))),
+        tspiot: None,
+        fn_signer: None,
+        fn_auth: Default::default(),
     }
 }
 

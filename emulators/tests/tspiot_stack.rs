@@ -359,3 +359,39 @@ async fn x_api_key_works_before_the_cut_off_and_not_after() {
     assert_eq!(calls, vec![("info".to_string(), 401)], "only the refused discovery call");
     env.stack.shutdown().await;
 }
+
+/// The control API drives the ТС ПИоТ: a scripted emergency, a broken ФН, revoked tokens.
+#[tokio::test]
+async fn the_control_api_drives_the_tspiot() {
+    let env = start().await;
+    let code = env.code("in-circulation");
+    let c = env.stack.endpoints.control.clone();
+    let st: Value = env.http.get(format!("{c}/tspiot")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(st["emergency"], false);
+    assert_eq!(st["hosts"].as_array().unwrap().len(), 3);
+    assert!(st["token"]["token"].is_string());
+    let on =
+        env.http.post(format!("{c}/tspiot/emergency")).json(&json!({ "on": true })).send().await.unwrap();
+    assert_eq!(on.status(), 200);
+    assert_eq!(env.check(&code).await.0, 203);
+    env.http.post(format!("{c}/tspiot/emergency")).json(&json!({ "on": false })).send().await.unwrap();
+    assert_eq!(env.check(&code).await.0, 200);
+    // The ФН answers wrongly and every token is revoked: 401, re-authentication fails, ЛМ ЧЗ answers.
+    let tokens: Value =
+        env.http.get(format!("{c}/fn-auth/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(tokens.as_array().unwrap().len(), 1);
+    env.http.post(format!("{c}/tspiot/fn-auth")).json(&json!({ "broken": true })).send().await.unwrap();
+    let revoked: Value =
+        env.http.delete(format!("{c}/fn-auth/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(revoked["revoked"], 1);
+    let mark = env.events().len();
+    let (s, v) = env.check(&code).await;
+    assert_eq!((s, item(&v)["isCheckedOffline"].clone()), (200, json!(true)), "{v}");
+    let token_calls: Vec<u16> = env.events()[mark..]
+        .iter()
+        .filter(|e| e.path.ends_with("/auth/fn/token"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(token_calls, vec![401], "one re-authentication, refused: mac invalid");
+    env.stack.shutdown().await;
+}

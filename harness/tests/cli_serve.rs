@@ -142,6 +142,23 @@ async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
         .unwrap();
     assert_eq!(r.status(), 503, "the fault set through the control API is applied");
 
+    // The ТС ПИоТ answers a POS (the fault on cdn-1 only makes it use another host).
+    let t = &endpoints["tspiot"];
+    let b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(first_code())
+    };
+    let client_info = json!({ "name": "test", "version": "1", "id": t["client_id"], "token": t["client_token"] });
+    let r = http
+        .post(format!("{}/api/v2/codes/check", t["url"].as_str().unwrap()))
+        .json(&json!({ "codes": [b64], "client_info": client_info }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["codesResponse"][0]["codes"][0]["cis"], first_code());
+
     let status = terminate(child);
     assert!(status.success(), "clean exit: {status:?}");
     let trace = std::fs::read_to_string(dir.join("trace.ndjson")).unwrap();
@@ -184,5 +201,18 @@ async fn serve_refuses_x_api_key_after_the_default_cut_off() {
         .unwrap();
     let want = if now_ms >= markcert_emulators::cdn::DEFAULT_XAPIKEY_CUTOFF_MS { 401 } else { 200 };
     assert_eq!(r.status().as_u16(), want);
+    assert!(terminate(child).success());
+}
+
+#[tokio::test]
+async fn serve_can_put_the_tspiot_behind_https_and_writes_its_certificate() {
+    let dir = tempdir("tls");
+    let (child, endpoints) = start(&dir, &["--cdn-hosts", "1", "--tspiot-tls"]);
+    let t = &endpoints["tspiot"];
+    assert!(t["url"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{t}");
+    let pem_path = t["ca_pem"].as_str().unwrap();
+    assert_eq!(std::path::Path::new(pem_path), dir.join("tspiot-ca.pem"));
+    let pem = std::fs::read_to_string(pem_path).unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE") && !pem.contains("PRIVATE KEY"), "only the certificate");
     assert!(terminate(child).success());
 }

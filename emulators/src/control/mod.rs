@@ -4,7 +4,8 @@
 //! Owns the routes and their JSON shapes: the world (`world.rs`: summary, load/replace/reset,
 //! products; `codes.rs`: codes with their states and ban attributes, changed at run time), the world
 //! clock (`clock.rs`), the fault rules (`faults.rs`), the trace and the reqId log (`trace.rs`), the
-//! ЛМ ЧЗ controls (`lm.rs`); plus the request plumbing every route shares (`request.rs`: bodies,
+//! ЛМ ЧЗ controls (`lm.rs`), the ТС ПИоТ and ФН-token controls (`tspiot.rs`); plus the request
+//! plumbing every route shares (`request.rs`: bodies,
 //! content types, durations) and the error answers (`error.rs`: `{"error": …}` with a 4xx).
 //!
 //! Must not: judge any rule (it only reads and writes the shared objects the emulators answer from),
@@ -19,6 +20,7 @@ mod faults;
 mod lm;
 mod request;
 mod trace;
+mod tspiot;
 mod world;
 
 use crate::clock::WorldClock;
@@ -56,6 +58,12 @@ pub struct ControlContext {
     pub reqlog: ReqLog,
     /// The ЛМ ЧЗ emulator, when this run has one.
     pub lm: Option<Arc<Mutex<crate::lm::model::LocalModule>>>,
+    /// The ТС ПИоТ emulator, when this run has one.
+    pub tspiot: Option<Arc<crate::tspiot::orchestrator::TsPiot>>,
+    /// The ФН signer the ТС ПИоТ uses (scenarios break it).
+    pub fn_signer: Option<Arc<crate::tspiot::auth::WorldFnSigner>>,
+    /// ФН tokens issued by the True API.
+    pub fn_auth: Arc<crate::fnauth::FnAuthService>,
 }
 
 impl ControlContext {
@@ -90,6 +98,7 @@ pub fn router(ctx: ControlContext) -> Router {
         .merge(faults::routes())
         .merge(trace::routes())
         .merge(lm::routes())
+        .merge(tspiot::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
