@@ -127,7 +127,8 @@ pub async fn serve(opts: ServeOptions, ready: impl FnOnce(&Endpoints)) -> Result
     let world = load_world(&opts, clock.now_ms())?;
     let trace = Trace::new(TraceConfig { ndjson: opts.trace_file.clone(), ..TraceConfig::default() })?;
     let ca_pem = opts.tspiot_tls.then(|| {
-        let dir = opts.endpoints_file.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
+        let dir =
+            opts.endpoints_file.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
         dir.join("tspiot-ca.pem")
     });
     let stack_opts = StackOptions {

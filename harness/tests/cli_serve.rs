@@ -148,7 +148,8 @@ async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(first_code())
     };
-    let client_info = json!({ "name": "test", "version": "1", "id": t["client_id"], "token": t["client_token"] });
+    let client_info =
+        json!({ "name": "test", "version": "1", "id": t["client_id"], "token": t["client_token"] });
     let r = http
         .post(format!("{}/api/v2/codes/check", t["url"].as_str().unwrap()))
         .json(&json!({ "codes": [b64], "client_info": client_info }))
