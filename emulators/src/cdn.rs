@@ -277,34 +277,35 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
 }
 
 async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let started = Instant::now();
-    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
-    let resp = if let Some(r) = dist.response.take() {
-        r
-    } else {
-        match authenticate(&s, &headers) {
-            Err(f) => auth_error(&s, f),
-            Ok(_) => {
-                let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
-                Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
-            }
+    served(&s, &method, &uri, || match authenticate(&s, &headers) {
+        Err(f) => auth_error(&s, f),
+        Ok(_) => {
+            let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
+            Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
         }
-    };
-    let resp = dist.finish(resp).await;
-    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
-    resp
+    })
+    .await
 }
 
 async fn health(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    served(&s, &method, &uri, || match authenticate(&s, &headers) {
+        Err(f) => auth_error(&s, f),
+        Ok(_) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
+    })
+    .await
+}
+
+/// Serve one call that carries no codes: the fault layer first, then `answer` (unless a fault answered
+/// instead), the slow-body fault on the way out, and one trace event.
+async fn served(s: &HostState, method: &Method, uri: &Uri, answer: impl FnOnce() -> Response) -> Response {
     let started = Instant::now();
     let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
-    let resp = match (dist.response.take(), authenticate(&s, &headers)) {
-        (Some(r), _) => r,
-        (None, Err(f)) => auth_error(&s, f),
-        (None, Ok(_)) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
+    let resp = match dist.response.take() {
+        Some(r) => r,
+        None => answer(),
     };
     let resp = dist.finish(resp).await;
-    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
+    s.ctx.trace.record(dist.mark(traced(&s.net, method, uri, resp.status(), started)));
     resp
 }
 
@@ -449,73 +450,54 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
 /// `POST /api/v4/true-api/auth/fn/challenge` (`tspiot.md` §9.3): a challenge for a registered ФН.
 async fn fn_challenge(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
     use base64::Engine;
-    let started = Instant::now();
-    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
-    let resp = match dist.response.take() {
-        Some(r) => r,
-        None => {
-            let v = serde_json::from_slice::<Value>(&body).ok();
-            let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
-            match field("fnSerial") {
-                None => fn_auth_error(FnAuthError::BadRequest),
-                Some(serial) => {
-                    let issued = {
-                        let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
-                        s.ctx.fn_auth.challenge(&world, serial, field("inn"), s.ctx.clock.now_ms())
-                    };
-                    match issued {
-                        Ok(c) => Json(json!({
-                            "challengeId": c.id,
-                            "challenge": base64::engine::general_purpose::STANDARD.encode(&c.challenge.0),
-                            "expiresAt": c.expires_ms,
-                        }))
-                        .into_response(),
-                        Err(e) => fn_auth_error(e),
-                    }
-                }
-            }
+    served(&s, &method, &uri, || {
+        let v = serde_json::from_slice::<Value>(&body).ok();
+        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+        let Some(serial) = field("fnSerial") else { return fn_auth_error(FnAuthError::BadRequest) };
+        let issued = {
+            let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+            s.ctx.fn_auth.challenge(&world, serial, field("inn"), s.ctx.clock.now_ms())
+        };
+        match issued {
+            Ok(c) => Json(json!({
+                "challengeId": c.id,
+                "challenge": base64::engine::general_purpose::STANDARD.encode(&c.challenge.0),
+                "expiresAt": c.expires_ms,
+            }))
+            .into_response(),
+            Err(e) => fn_auth_error(e),
         }
-    };
-    let resp = dist.finish(resp).await;
-    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
-    resp
+    })
+    .await
 }
 
 /// `POST /api/v4/true-api/auth/fn/token` (`tspiot.md` §9.3): a signed challenge in, a token out.
 async fn fn_token(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let started = Instant::now();
-    let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
-    let resp = match dist.response.take() {
-        Some(r) => r,
-        None => {
-            let v = serde_json::from_slice::<Value>(&body).ok();
-            let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
-            match (field("challengeId"), field("fnSerial"), field("mac")) {
-                (Some(id), Some(serial), Some(mac)) => {
-                    let now = s.ctx.clock.now_ms();
-                    let issued = {
-                        let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
-                        s.ctx.fn_auth.exchange(&world, id, serial, mac, field("alg"), now)
-                    };
-                    match issued {
-                        Ok(t) => Json(json!({
-                            "token": t.token,
-                            "tokenType": "Bearer",
-                            "expiresIn": (t.expires_ms - now) / 1000,
-                            "fnSerial": t.fn_serial,
-                            "inn": t.inn,
-                        }))
-                        .into_response(),
-                        Err(e) => fn_auth_error(e),
-                    }
-                }
-                _ => fn_auth_error(FnAuthError::BadRequest),
-            }
+    served(&s, &method, &uri, || {
+        let v = serde_json::from_slice::<Value>(&body).ok();
+        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
+        let (Some(id), Some(serial), Some(mac)) = (field("challengeId"), field("fnSerial"), field("mac"))
+        else {
+            return fn_auth_error(FnAuthError::BadRequest);
+        };
+        let now = s.ctx.clock.now_ms();
+        let issued = {
+            let world = s.ctx.world.read().unwrap_or_else(|p| p.into_inner());
+            s.ctx.fn_auth.exchange(&world, id, serial, mac, field("alg"), now)
+        };
+        match issued {
+            Ok(t) => Json(json!({
+                "token": t.token,
+                "tokenType": "Bearer",
+                "expiresIn": (t.expires_ms - now) / 1000,
+                "fnSerial": t.fn_serial,
+                "inn": t.inn,
+            }))
+            .into_response(),
+            Err(e) => fn_auth_error(e),
         }
-    };
-    let resp = dist.finish(resp).await;
-    s.ctx.trace.record(dist.mark(traced(&s.net, &method, &uri, resp.status(), started)));
-    resp
+    })
+    .await
 }
 
 fn fn_auth_error(e: FnAuthError) -> Response {

@@ -17,7 +17,7 @@ use crate::reqlog::ReqLog;
 use crate::trace::Trace;
 use crate::trueapi::TrueApiOptions;
 use crate::tspiot::admin::{AdminState, InstanceInfo};
-use crate::tspiot::auth::{TokenManager, WorldFnSigner};
+use crate::tspiot::auth::{TokenManager, TokenSettings, WorldFnSigner};
 use crate::tspiot::lm_client::{LmClient, LmEndpoint};
 use crate::tspiot::options::TsPiotOptions;
 use crate::tspiot::orchestrator::TsPiot;
@@ -254,12 +254,14 @@ impl Stack {
                 true_api.endpoints.discovery.clone(),
                 clock.clone(),
                 signer.clone(),
-                t.options.auth,
-                api_key.clone(),
-                drive.inn.clone(),
-                drive.kkt_serial.clone(),
-                t.options.tspiot_id.clone(),
-                t.options.token_renew_before_s,
+                TokenSettings {
+                    mode: t.options.auth,
+                    api_key: api_key.clone(),
+                    inn: drive.inn.clone(),
+                    kkt_serial: drive.kkt_serial.clone(),
+                    tspiot_id: t.options.tspiot_id.clone(),
+                    renew_before_s: t.options.token_renew_before_s,
+                },
             ));
             let cdn_client = CdnClient::new(
                 true_api.endpoints.discovery.clone(),

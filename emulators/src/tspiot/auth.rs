@@ -170,35 +170,46 @@ pub struct TokenManager {
     renewing: AtomicBool,
 }
 
+/// Who the instance is and how it may authenticate.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    /// ФН token, X-API-KEY, or a token when it can be had and the key otherwise.
+    pub mode: AuthMode,
+    /// The store's `X-API-KEY`, if it has one.
+    pub api_key: Option<String>,
+    /// INN of the KKT owner.
+    pub inn: String,
+    /// Serial of the KKT the instance is bound to.
+    pub kkt_serial: String,
+    /// The instance id.
+    pub tspiot_id: String,
+    /// Renew the token when less than this many world seconds are left.
+    pub renew_before_s: u64,
+}
+
 /// How long obtaining a token may take in the foreground (real time).
 const OBTAIN_TIMEOUT: Duration = Duration::from_millis(1000);
 
 impl TokenManager {
-    /// A manager for the instance bound to `signer`'s ФН, the KKT `kkt_serial` and the INN `inn`.
-    #[allow(clippy::too_many_arguments)]
+    /// A manager for the instance bound to `signer`'s ФН.
     pub fn new(
         http: reqwest::Client,
         discovery: String,
         clock: WorldClock,
         signer: Arc<dyn FnSigner>,
-        mode: AuthMode,
-        api_key: Option<String>,
-        inn: String,
-        kkt_serial: String,
-        tspiot_id: String,
-        renew_before_s: u64,
+        settings: TokenSettings,
     ) -> Self {
         TokenManager {
             http,
             discovery,
             clock,
             signer,
-            mode,
-            api_key,
-            inn,
-            kkt_serial,
-            tspiot_id,
-            renew_before_ms: i64::try_from(renew_before_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            mode: settings.mode,
+            api_key: settings.api_key,
+            inn: settings.inn,
+            kkt_serial: settings.kkt_serial,
+            tspiot_id: settings.tspiot_id,
+            renew_before_ms: i64::try_from(settings.renew_before_s.saturating_mul(1000)).unwrap_or(i64::MAX),
             held: Mutex::new(None),
             obtaining: tokio::sync::Mutex::new(()),
             renewing: AtomicBool::new(false),
