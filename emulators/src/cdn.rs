@@ -10,7 +10,7 @@ use crate::clock::WorldClock;
 use crate::faults::FaultTable;
 use crate::fnauth::{FnAuthError, FnAuthService, TokenError};
 use crate::http::{accept_loop, disturb, traced, HostNet};
-use crate::reqlog::{IssuedCheck, ReqLog};
+use crate::reqlog::ReqLog;
 use crate::signin::{self, Challenges, SignInError};
 use crate::trace::Trace;
 use crate::trueapi::{check_codes, Requester, TrueApiOptions};
@@ -165,12 +165,12 @@ pub async fn spawn(
             trace: ctx.trace.clone(),
             stop: stop_rx.clone(),
         };
-        let state = HostState {
+        let state = Arc::new(HostState {
             ctx: ctx.clone(),
             net: net.clone(),
             hosts: hosts.clone(),
             challenges: challenges.clone(),
-        };
+        });
         let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
         tasks.push(tokio::spawn(accept_loop(listener, app, net)));
     }
@@ -181,7 +181,7 @@ pub async fn spawn(
     })
 }
 
-fn discovery_router(state: HostState) -> Router {
+fn discovery_router(state: Arc<HostState>) -> Router {
     Router::new()
         .route(&format!("{V4}/cdn/info"), get(cdn_info))
         .route(&format!("{V4}/codes/check"), any(not_found))
@@ -195,7 +195,7 @@ fn discovery_router(state: HostState) -> Router {
         .with_state(state)
 }
 
-fn cdn_router(state: HostState) -> Router {
+fn cdn_router(state: Arc<HostState>) -> Router {
     Router::new()
         .route(&format!("{V4}/cdn/health/check"), get(health))
         .route(&format!("{V4}/codes/check"), post(codes_check).get(codes_check))
@@ -205,10 +205,10 @@ fn cdn_router(state: HostState) -> Router {
 }
 
 /// Codes named in a parsed request body, best effort (for faults that match on a code).
-fn codes_in(body: Option<&Value>) -> Vec<String> {
+fn codes_in(body: Option<&Value>) -> Vec<&str> {
     body.and_then(|v| v.get("codes"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
 
@@ -276,7 +276,7 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
     }
 }
 
-async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn cdn_info(State(s): State<Arc<HostState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     served(&s, &method, &uri, || match authenticate(&s, &headers) {
         Err(f) => auth_error(&s, f),
         Ok(_) => {
@@ -287,7 +287,7 @@ async fn cdn_info(State(s): State<HostState>, method: Method, uri: Uri, headers:
     .await
 }
 
-async fn health(State(s): State<HostState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn health(State(s): State<Arc<HostState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     served(&s, &method, &uri, || match authenticate(&s, &headers) {
         Err(f) => auth_error(&s, f),
         Ok(_) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
@@ -317,11 +317,11 @@ fn fixed_error(s: &HostState, method: &Method, uri: &Uri, status: StatusCode, me
     resp
 }
 
-async fn not_found(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+async fn not_found(State(s): State<Arc<HostState>>, method: Method, uri: Uri) -> Response {
     fixed_error(&s, &method, &uri, StatusCode::NOT_FOUND, "Not Found")
 }
 
-async fn legacy(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+async fn legacy(State(s): State<Arc<HostState>>, method: Method, uri: Uri) -> Response {
     fixed_error(&s, &method, &uri, StatusCode::GONE, "Устаревшее API")
 }
 
@@ -332,10 +332,18 @@ struct CheckBody {
     fiscal_drive_number: Option<String>,
 }
 
-/// Check a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`.
-fn parse_check_body(body: &Result<Value, serde_json::Error>, max_codes: usize) -> Result<CheckBody, String> {
-    let v = body.as_ref().map_err(|e| format!("Некорректный JSON: {e}"))?;
-    let codes = v.get("codes").and_then(Value::as_array).ok_or("Поле codes обязательно")?;
+/// Check a `codes/check` body: `{"codes":[…], "fiscalDriveNumber"?, "inn"?, "timeZone"?}`. Takes the
+/// parsed body and moves the strings out of it.
+fn parse_check_body(body: Result<Value, serde_json::Error>, max_codes: usize) -> Result<CheckBody, String> {
+    let mut v = body.map_err(|e| format!("Некорректный JSON: {e}"))?;
+    let text = |v: &mut Value, k: &str| match v.get_mut(k).map(Value::take) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let (inn, fiscal_drive_number) = (text(&mut v, "inn"), text(&mut v, "fiscalDriveNumber"));
+    let Some(Value::Array(codes)) = v.get_mut("codes").map(Value::take) else {
+        return Err("Поле codes обязательно".into());
+    };
     if codes.is_empty() {
         return Err("Список codes пуст".into());
     }
@@ -343,15 +351,17 @@ fn parse_check_body(body: &Result<Value, serde_json::Error>, max_codes: usize) -
         return Err(format!("Не более {max_codes} кодов в запросе"));
     }
     let codes = codes
-        .iter()
-        .map(|c| c.as_str().map(str::to_string).ok_or("Элементы codes должны быть строками"))
+        .into_iter()
+        .map(|c| match c {
+            Value::String(s) => Ok(s),
+            _ => Err("Элементы codes должны быть строками"),
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    Ok(CheckBody { codes, inn: text("inn"), fiscal_drive_number: text("fiscalDriveNumber") })
+    Ok(CheckBody { codes, inn, fiscal_drive_number })
 }
 
 async fn codes_check(
-    State(s): State<HostState>,
+    State(s): State<Arc<HostState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -359,15 +369,20 @@ async fn codes_check(
 ) -> Response {
     let started = Instant::now();
     let json = serde_json::from_slice::<Value>(&body);
-    let mut event_codes = codes_in(json.as_ref().ok());
+    let (mut dist, mut event_codes) = {
+        let hint = codes_in(json.as_ref().ok());
+        let dist = disturb(&s.net, uri.path(), &hint).await;
+        let owned =
+            if dist.response.is_some() { hint.iter().map(|c| c.to_string()).collect() } else { Vec::new() };
+        (dist, owned)
+    };
     let mut req_id = None;
-    let mut dist = disturb(&s.net, uri.path(), &event_codes).await;
     let resp = if let Some(r) = dist.response.take() {
         r
     } else {
         match authenticate(&s, &headers) {
             Err(f) => auth_error(&s, f),
-            Ok(caller) => match parse_check_body(&json, s.ctx.options.max_codes) {
+            Ok(caller) => match parse_check_body(json, s.ctx.options.max_codes) {
                 Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
                 Ok(CheckBody { fiscal_drive_number: Some(fdn), .. })
                     if caller.fn_serial.as_ref().is_some_and(|f| *f != fdn) =>
@@ -393,15 +408,11 @@ async fn codes_check(
                             &s.ctx.options,
                         )
                     };
-                    s.ctx.reqlog.record(IssuedCheck {
-                        req_id: answer.req_id.clone(),
-                        req_timestamp: now,
-                        host: s.net.component.to_string(),
-                        codes: codes.clone(),
-                    });
-                    req_id = Some(answer.req_id.clone());
-                    event_codes = codes;
-                    Json(answer).into_response()
+                    let body = answer.to_json_bytes(&s.ctx.options);
+                    req_id = Some(answer.req_id);
+                    event_codes = codes.clone();
+                    s.ctx.reqlog.record_issued(id, now, &s.net.component, codes);
+                    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
                 }
             },
         }
@@ -417,7 +428,12 @@ async fn codes_check(
 
 /// `POST /api/v3/true-api/auth/permissive-access` (§9.1): a CMS signature in, an `X-API-KEY` out. The
 /// CMS is not verified; `data` must be base64 of a DER sequence (first byte 0x30).
-async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn permissive_access(
+    State(s): State<Arc<HostState>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     use base64::Engine;
     let started = Instant::now();
     let data = serde_json::from_slice::<Value>(&body)
@@ -448,7 +464,7 @@ async fn permissive_access(State(s): State<HostState>, method: Method, uri: Uri,
 }
 
 /// `POST /api/v4/true-api/auth/fn/challenge` (`tspiot.md` §9.3): a challenge for a registered ФН.
-async fn fn_challenge(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn fn_challenge(State(s): State<Arc<HostState>>, method: Method, uri: Uri, body: Bytes) -> Response {
     use base64::Engine;
     served(&s, &method, &uri, || {
         let v = serde_json::from_slice::<Value>(&body).ok();
@@ -472,7 +488,7 @@ async fn fn_challenge(State(s): State<HostState>, method: Method, uri: Uri, body
 }
 
 /// `POST /api/v4/true-api/auth/fn/token` (`tspiot.md` §9.3): a signed challenge in, a token out.
-async fn fn_token(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn fn_token(State(s): State<Arc<HostState>>, method: Method, uri: Uri, body: Bytes) -> Response {
     served(&s, &method, &uri, || {
         let v = serde_json::from_slice::<Value>(&body).ok();
         let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
@@ -505,7 +521,7 @@ fn fn_auth_error(e: FnAuthError) -> Response {
 }
 
 /// `GET /api/v3/true-api/auth/key` (§9.3): a one-time challenge.
-async fn auth_key(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+async fn auth_key(State(s): State<Arc<HostState>>, method: Method, uri: Uri) -> Response {
     let started = Instant::now();
     let ch = s.challenges.issue(s.ctx.clock.now_ms());
     let resp = Json(json!({ "uuid": ch.uuid, "data": ch.data })).into_response();
@@ -514,7 +530,7 @@ async fn auth_key(State(s): State<HostState>, method: Method, uri: Uri) -> Respo
 }
 
 /// `POST /api/v3/true-api/auth/simpleSignIn` (§9.3): the signed challenge in, a 10-hour token out.
-async fn simple_sign_in(State(s): State<HostState>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn simple_sign_in(State(s): State<Arc<HostState>>, method: Method, uri: Uri, body: Bytes) -> Response {
     let started = Instant::now();
     let now = s.ctx.clock.now_ms();
     let resp = match serde_json::from_slice::<Value>(&body) {
@@ -536,7 +552,7 @@ async fn simple_sign_in(State(s): State<HostState>, method: Method, uri: Uri, bo
 }
 
 /// The v4 path of `permissive-access` has been seen to refuse (§9.1).
-async fn permissive_access_v4(State(s): State<HostState>, method: Method, uri: Uri) -> Response {
+async fn permissive_access_v4(State(s): State<Arc<HostState>>, method: Method, uri: Uri) -> Response {
     fixed_error(&s, &method, &uri, StatusCode::UNAUTHORIZED, "Метод недоступен, используйте /api/v3")
 }
 

@@ -18,10 +18,18 @@ pub struct IssuedCheck {
     pub codes: Vec<String>,
 }
 
+/// One remembered check, compactly: the reqId is the map key, the host name is shared.
+#[derive(Debug)]
+struct Entry {
+    req_timestamp: i64,
+    host: Arc<str>,
+    codes: Vec<String>,
+}
+
 #[derive(Default)]
 struct Inner {
-    by_id: HashMap<String, IssuedCheck>,
-    order: VecDeque<String>,
+    by_id: HashMap<u128, Entry>,
+    order: VecDeque<u128>,
 }
 
 /// Shared, bounded log of issued checks.
@@ -37,21 +45,38 @@ impl ReqLog {
         ReqLog { inner: Arc::new(Mutex::new(Inner::default())), capacity: capacity.max(1) }
     }
 
-    /// Remember a check.
-    pub fn record(&self, check: IssuedCheck) {
+    /// Remember a check (the hot path of `codes/check`: no string is copied).
+    pub fn record_issued(&self, req_id: uuid::Uuid, req_timestamp: i64, host: &Arc<str>, codes: Vec<String>) {
+        let key = req_id.as_u128();
+        let entry = Entry { req_timestamp, host: Arc::clone(host), codes };
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if g.order.len() == self.capacity {
+        if g.order.len() >= self.capacity {
             if let Some(old) = g.order.pop_front() {
                 g.by_id.remove(&old);
             }
         }
-        g.order.push_back(check.req_id.clone());
-        g.by_id.insert(check.req_id.clone(), check);
+        g.order.push_back(key);
+        g.by_id.insert(key, entry);
+    }
+
+    /// Remember a check. A `req_id` that is not a UUID cannot have been issued and is ignored.
+    pub fn record(&self, check: IssuedCheck) {
+        if let Ok(id) = uuid::Uuid::parse_str(&check.req_id) {
+            self.record_issued(id, check.req_timestamp, &Arc::from(check.host.as_str()), check.codes);
+        }
     }
 
     /// The check with `req_id`, if still remembered.
     pub fn get(&self, req_id: &str) -> Option<IssuedCheck> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).by_id.get(req_id).cloned()
+        let id = uuid::Uuid::parse_str(req_id.trim()).ok()?;
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = g.by_id.get(&id.as_u128())?;
+        Some(IssuedCheck {
+            req_id: id.to_string(),
+            req_timestamp: e.req_timestamp,
+            host: e.host.to_string(),
+            codes: e.codes.clone(),
+        })
     }
 
     /// Number of remembered checks.
@@ -69,18 +94,31 @@ impl ReqLog {
 mod tests {
     use super::*;
 
-    fn check(id: &str) -> IssuedCheck {
-        IssuedCheck { req_id: id.into(), req_timestamp: 1, host: "cdn-1".into(), codes: vec!["c".into()] }
+    fn id(n: u128) -> String {
+        uuid::Uuid::from_u128(n).to_string()
+    }
+
+    fn check(n: u128) -> IssuedCheck {
+        IssuedCheck { req_id: id(n), req_timestamp: 1, host: "cdn-1".into(), codes: vec!["c".into()] }
     }
 
     #[test]
     fn bounded_and_oldest_first_out() {
         let log = ReqLog::new(2);
-        log.record(check("a"));
-        log.record(check("b"));
-        log.record(check("c"));
+        log.record(check(1));
+        log.record(check(2));
+        log.record(check(3));
         assert_eq!(log.len(), 2);
-        assert!(log.get("a").is_none());
-        assert_eq!(log.get("c").unwrap().host, "cdn-1");
+        assert!(log.get(&id(1)).is_none());
+        assert_eq!(log.get(&id(3)).unwrap(), check(3));
+        assert_eq!(log.get(&id(3).to_uppercase()).unwrap().req_id, id(3), "any UUID spelling");
+    }
+
+    #[test]
+    fn not_a_uuid_is_neither_recorded_nor_found() {
+        let log = ReqLog::new(2);
+        log.record(IssuedCheck { req_id: "x".into(), ..check(1) });
+        assert!(log.is_empty());
+        assert!(log.get("x").is_none());
     }
 }

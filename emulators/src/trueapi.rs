@@ -284,9 +284,29 @@ fn extractable_gtin(cis: &str) -> Option<String> {
 pub struct CheckResponse {
     pub code: i32,
     pub description: String,
-    pub codes: Vec<serde_json::Value>,
+    pub codes: Vec<CodeCheck>,
     pub req_id: String,
     pub req_timestamp: i64,
+}
+
+impl CheckResponse {
+    /// The answer as JSON under the serialisation options (§5.1). With the defaults (fields without
+    /// data omitted, no `ogvs: []`) the structs serialise directly, without an intermediate
+    /// `serde_json::Value`: this is the hot path of every load test.
+    pub fn to_json_bytes(&self, opts: &TrueApiOptions) -> Vec<u8> {
+        if opts.nulls == Nulls::Omit && !opts.ogvs_always {
+            return serde_json::to_vec(self).unwrap_or_default();
+        }
+        let codes: Vec<serde_json::Value> = self.codes.iter().map(|c| c.to_json(opts)).collect();
+        let v = serde_json::json!({
+            "code": self.code,
+            "description": self.description,
+            "codes": codes,
+            "reqId": self.req_id,
+            "reqTimestamp": self.req_timestamp,
+        });
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
 }
 
 /// Answer a whole request: every code in request order, sharing `req_id` and `now_ms`.
@@ -301,7 +321,7 @@ pub fn check_codes(
     CheckResponse {
         code: 0,
         description: "ok".into(),
-        codes: codes.iter().map(|c| check_code(world, c, who, now_ms, opts).to_json(opts)).collect(),
+        codes: codes.iter().map(|c| check_code(world, c, who, now_ms, opts)).collect(),
         req_id: req_id.to_string(),
         req_timestamp: now_ms,
     }

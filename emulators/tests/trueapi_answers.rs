@@ -206,3 +206,26 @@ proptest! {
         prop_assert!(v["isBlocked"].is_boolean());
     }
 }
+
+/// The fast serialisation of a whole answer (no intermediate `Value`) says exactly what the per-code
+/// `to_json` says, for every code of the default world; other options take the `Value` path.
+#[test]
+fn direct_serialisation_equals_the_value_path() {
+    let w = world();
+    let codes: Vec<String> = w.codes().iter().map(|c| c.code.clone()).collect();
+    let id = uuid::Uuid::from_u128(7);
+    for opts in [
+        TrueApiOptions::default(),
+        TrueApiOptions { nulls: Nulls::Null, ..TrueApiOptions::default() },
+        TrueApiOptions { ogvs_always: true, ..TrueApiOptions::default() },
+    ] {
+        for chunk in codes.chunks(100) {
+            let r = check_codes(&w, chunk, Requester { inn: Some(STORE_INN) }, NOW, id, &opts);
+            let fast: serde_json::Value = serde_json::from_slice(&r.to_json_bytes(&opts)).unwrap();
+            let slow: Vec<serde_json::Value> = r.codes.iter().map(|c| c.to_json(&opts)).collect();
+            assert_eq!(fast["codes"], serde_json::Value::Array(slow));
+            assert_eq!(fast["reqId"], id.to_string());
+            assert_eq!(fast["reqTimestamp"], NOW);
+        }
+    }
+}
