@@ -9,10 +9,15 @@
 //! - [`canonical`] — `data/codes.txt`: one valid code per layout (spec `codes.md` §5.3), for `parse`;
 //! - [`damaged`] — `data/damaged.txt`: the same codes as a scanner may deliver them (⟨GS⟩ dropped, AIM
 //!   prefix `]d2` and CR LF, Russian keyboard layout), for `normalize`.
+//!
+//! The load benchmark of the True API emulator (`markcert-loadbench`, `src/bin/loadbench.rs`) lives in
+//! [`load`].
 
 use markcert_codes::escape::unescape;
 use markcert_codes::Layout;
 use std::path::{Path, PathBuf};
+
+pub mod load;
 
 /// One benchmark input.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -360,29 +360,64 @@ fn parse_check_body(body: Result<Value, serde_json::Error>, max_codes: usize) ->
     Ok(CheckBody { codes, inn, fiscal_drive_number })
 }
 
-async fn codes_check(
-    State(s): State<Arc<HostState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Largest `codes/check` body read (axum's default limit elsewhere): more → 413.
+const CHECK_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The usual `codes/check` body, read without building a JSON tree (the hot path); anything this
+/// does not read is judged by [`parse_check_body`] for the exact error message.
+#[derive(serde::Deserialize)]
+struct CheckBodyWire<'a> {
+    #[serde(borrow)]
+    codes: Vec<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    inn: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow, rename = "fiscalDriveNumber")]
+    fiscal_drive_number: Option<std::borrow::Cow<'a, str>>,
+}
+
+async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Request) -> Response {
     let started = Instant::now();
-    let json = serde_json::from_slice::<Value>(&body);
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    let body = match axum::body::to_bytes(body, CHECK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            let resp = error(StatusCode::PAYLOAD_TOO_LARGE, "Тело запроса слишком велико");
+            s.ctx.trace.record(traced(&s.net, method, uri, resp.status(), started));
+            return resp;
+        }
+    };
+    let typed = serde_json::from_slice::<CheckBodyWire>(&body).ok();
+    let json = if typed.is_some() { Ok(Value::Null) } else { serde_json::from_slice::<Value>(&body) };
     let (mut dist, mut event_codes) = {
-        let hint = codes_in(json.as_ref().ok());
+        let hint: Vec<&str> = match &typed {
+            Some(t) => t.codes.iter().map(|c| c.as_ref()).collect(),
+            None => codes_in(json.as_ref().ok()),
+        };
         let dist = disturb(&s.net, uri.path(), &hint).await;
         let owned =
             if dist.response.is_some() { hint.iter().map(|c| c.to_string()).collect() } else { Vec::new() };
         (dist, owned)
     };
+    let checked = match typed {
+        Some(t) if t.codes.is_empty() => Err("Список codes пуст".to_string()),
+        Some(t) if t.codes.len() > s.ctx.options.max_codes => {
+            Err(format!("Не более {} кодов в запросе", s.ctx.options.max_codes))
+        }
+        Some(t) => Ok(CheckBody {
+            codes: t.codes.into_iter().map(std::borrow::Cow::into_owned).collect(),
+            inn: t.inn.map(std::borrow::Cow::into_owned),
+            fiscal_drive_number: t.fiscal_drive_number.map(std::borrow::Cow::into_owned),
+        }),
+        None => parse_check_body(json, s.ctx.options.max_codes),
+    };
     let mut req_id = None;
     let resp = if let Some(r) = dist.response.take() {
         r
     } else {
-        match authenticate(&s, &headers) {
+        match authenticate(&s, headers) {
             Err(f) => auth_error(&s, f),
-            Ok(caller) => match parse_check_body(json, s.ctx.options.max_codes) {
+            Ok(caller) => match checked {
                 Err(msg) => error(StatusCode::BAD_REQUEST, &msg),
                 Ok(CheckBody { fiscal_drive_number: Some(fdn), .. })
                     if caller.fn_serial.as_ref().is_some_and(|f| *f != fdn) =>
@@ -418,7 +453,7 @@ async fn codes_check(
         }
     };
     let resp = dist.finish(resp).await;
-    let mut ev = dist.mark(traced(&s.net, &method, &uri, resp.status(), started)).codes(event_codes);
+    let mut ev = dist.mark(traced(&s.net, method, uri, resp.status(), started)).codes(event_codes);
     if let Some(id) = req_id {
         ev = ev.req_id(id);
     }

@@ -26,9 +26,35 @@ struct Entry {
     codes: Vec<String>,
 }
 
+/// Hashes a reqId key: the keys are random UUIDs from our own generator, so folding the 128 bits is
+/// as good as SipHash here and far cheaper.
 #[derive(Default)]
+struct UuidHasher(u64);
+
+impl std::hash::Hasher for UuidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
+type UuidMap<V> = HashMap<u128, V, std::hash::BuildHasherDefault<UuidHasher>>;
+
+/// Entries allocated up front (a larger log grows on demand): a full log then never rehashes under
+/// its lock in the middle of a load test.
+const PREALLOCATION: usize = 1 << 20;
+
 struct Inner {
-    by_id: HashMap<u128, Entry>,
+    by_id: UuidMap<Entry>,
     order: VecDeque<u128>,
 }
 
@@ -42,7 +68,13 @@ pub struct ReqLog {
 impl ReqLog {
     /// A log keeping the newest `capacity` checks.
     pub fn new(capacity: usize) -> Self {
-        ReqLog { inner: Arc::new(Mutex::new(Inner::default())), capacity: capacity.max(1) }
+        let capacity = capacity.max(1);
+        let pre = capacity.min(PREALLOCATION);
+        let inner = Inner {
+            by_id: UuidMap::with_capacity_and_hasher(pre, Default::default()),
+            order: VecDeque::with_capacity(pre),
+        };
+        ReqLog { inner: Arc::new(Mutex::new(inner)), capacity }
     }
 
     /// Remember a check (the hot path of `codes/check`: no string is copied).
