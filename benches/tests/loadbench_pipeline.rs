@@ -31,15 +31,15 @@ fn bodies() -> Arc<[hyper::body::Bytes]> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hyper_and_emulator_answer_every_request() {
+async fn hyper_emulator_and_tspiot_answer_every_request() {
     let plan = RunPlan {
-        targets: vec![TargetKind::Hyper, TargetKind::Emulator],
+        targets: vec![TargetKind::Hyper, TargetKind::Emulator, TargetKind::Tspiot],
         rounds: 1,
         load: tiny_load(),
         emulator: EmulatorOptions { trace_ring: 1000, trace_ndjson: None, reqlog_capacity: 1000 },
     };
     let report = bench::run(Path::new(EXE), &plan, bodies(), &mut |_| {}).await.unwrap();
-    assert_eq!(report.selected.len(), 2);
+    assert_eq!(report.selected.len(), 3);
     for row in &report.selected {
         assert!(row.requests > 0, "{row:?}");
         assert!(row.verified > 0, "{row:?}");

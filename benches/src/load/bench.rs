@@ -70,6 +70,7 @@ pub async fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<RunReport, LoadError> {
     let load_average_start = procfs::load_average();
+    let tspiot_bodies: Arc<[Bytes]> = crate::load::workload::tspiot_bodies(&bodies).into();
     let mut runs: Vec<TargetRun> = Vec::new();
     let mut budget = plan.load.max_requests;
     for round in 1..=plan.rounds {
@@ -78,7 +79,8 @@ pub async fn run(
             let rss_before = target.rss_bytes();
             let cpu_before = cpu_counters(&target);
             let load = LoadPlan { max_requests: budget, ..plan.load.clone() };
-            let outcome = phase(&target, Arc::clone(&bodies), &load, Arc::new(LoadControl::default())).await;
+            let sent = if kind == TargetKind::Tspiot { &tspiot_bodies } else { &bodies };
+            let outcome = phase(&target, Arc::clone(sent), &load, Arc::new(LoadControl::default())).await;
             let readings = PhaseReadings {
                 rss_before_bytes: rss_before,
                 rss_after_bytes: target.rss_bytes(),

@@ -51,6 +51,9 @@ pub enum TargetError {
     /// The emulator trace file could not be opened or flushed.
     #[error(transparent)]
     Trace(#[from] markcert_emulators::trace::TraceError),
+    /// The emulated stack (ТС ПИоТ target) could not start.
+    #[error("starting the emulated stack: {0}")]
+    Stack(String),
     /// The emulator reported no CDN host.
     #[error("the emulator started no CDN host")]
     NoHost,

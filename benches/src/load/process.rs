@@ -71,7 +71,7 @@ impl TargetProcess {
     pub async fn spawn(exe: &Path, kind: TargetKind, opts: &EmulatorOptions) -> Result<Self, LoadError> {
         let mut cmd = Command::new(exe);
         cmd.arg("serve-target").arg(kind.name());
-        if kind == TargetKind::Emulator {
+        if matches!(kind, TargetKind::Emulator | TargetKind::Tspiot) {
             cmd.args(opts.to_args());
         }
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true);

@@ -33,7 +33,9 @@ pub struct SoakPlan {
 /// Requests after which the target's bounded buffers are full.
 fn fill_requests(plan: &SoakPlan) -> u64 {
     match plan.target {
-        TargetKind::Emulator => plan.emulator.trace_ring.max(plan.emulator.reqlog_capacity) as u64,
+        TargetKind::Emulator | TargetKind::Tspiot => {
+            plan.emulator.trace_ring.max(plan.emulator.reqlog_capacity) as u64
+        }
         TargetKind::Hyper | TargetKind::Wiremock => 0,
     }
 }
@@ -51,6 +53,11 @@ pub async fn run(
     let started = Instant::now();
     let mut load_task = {
         let (target, control, load) = (Arc::clone(&target), Arc::clone(&control), plan.load.clone());
+        let bodies: Arc<[Bytes]> = if plan.target == TargetKind::Tspiot {
+            crate::load::workload::tspiot_bodies(&bodies).into()
+        } else {
+            bodies
+        };
         tokio::spawn(async move { phase(&target, bodies, &load, control).await })
     };
     let t0 = started + plan.load.warmup;

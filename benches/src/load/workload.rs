@@ -52,6 +52,25 @@ pub fn request_bodies(now_ms: i64) -> Result<Vec<Bytes>, LoadError> {
     Ok(circulating_codes(now_ms)?.iter().map(|c| check_body(c)).collect())
 }
 
+/// The same checks as the ТС ПИоТ's POS API wants them (`tspiot.md` §3.2): each code as base64 of its
+/// raw bytes, with a `client_info` naming the POS program registered in the default world.
+pub fn tspiot_bodies(true_api_bodies: &[Bytes]) -> Vec<Bytes> {
+    use base64::Engine;
+    use markcert_emulators::world::default::{POS_SOFTWARE_ID, POS_SOFTWARE_TOKEN};
+    true_api_bodies
+        .iter()
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .filter_map(|v| v["codes"][0].as_str().map(str::to_string))
+        .map(|code| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(code.as_bytes());
+            let client_info = serde_json::json!({
+                "name": "markcert-loadbench", "version": "1", "id": POS_SOFTWARE_ID, "token": POS_SOFTWARE_TOKEN,
+            });
+            Bytes::from(serde_json::json!({ "codes": [b64], "client_info": client_info }).to_string())
+        })
+        .collect()
+}
+
 /// True when `body` contains [`ANSWER_MARKER`].
 pub fn looks_like_answer(body: &[u8]) -> bool {
     body.windows(ANSWER_MARKER.len()).any(|w| w == ANSWER_MARKER)

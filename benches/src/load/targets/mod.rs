@@ -5,7 +5,9 @@
 //!
 //! - [`bare_hyper`]: hyper 1 http1, reads the request body and answers the fixed body — the ceiling;
 //! - [`mock_server`]: a `wiremock::MockServer` with one matching mock answering the fixed body;
-//! - [`emulator`]: the real True API emulator (`markcert_emulators::cdn`) over the default world.
+//! - [`emulator`]: the real True API emulator (`markcert_emulators::cdn`) over the default world;
+//! - [`tspiot`]: the whole stack, loaded through the ТС ПИоТ's POS API (not in the default run; ask for
+//!   it with `--targets emulator,tspiot` to see what the ТС ПИоТ adds to a direct call).
 //!
 //! Must not: bind anything but loopback; write anything else to stdout (the parent reads the URL from
 //! its first line).
@@ -13,6 +15,7 @@
 pub mod bare_hyper;
 pub mod emulator;
 pub mod mock_server;
+pub mod tspiot;
 
 use crate::load::error::TargetError;
 use serde::Serialize;
@@ -30,6 +33,8 @@ pub enum TargetKind {
     Emulator,
     /// wiremock `MockServer` with one mock.
     Wiremock,
+    /// The ТС ПИоТ in front of the emulator (POS API, base64 codes).
+    Tspiot,
 }
 
 impl TargetKind {
@@ -39,6 +44,7 @@ impl TargetKind {
             TargetKind::Hyper => "hyper",
             TargetKind::Emulator => "emulator",
             TargetKind::Wiremock => "wiremock",
+            TargetKind::Tspiot => "tspiot",
         }
     }
 
@@ -93,6 +99,7 @@ pub enum RunningTarget {
     Hyper(bare_hyper::BareHyper),
     Wiremock(mock_server::OneMockServer),
     Emulator(emulator::EmulatorTarget),
+    Tspiot(tspiot::TsPiotTarget),
 }
 
 impl RunningTarget {
@@ -102,6 +109,7 @@ impl RunningTarget {
             RunningTarget::Hyper(t) => &t.url,
             RunningTarget::Wiremock(t) => &t.url,
             RunningTarget::Emulator(t) => &t.url,
+            RunningTarget::Tspiot(t) => &t.url,
         }
     }
 
@@ -117,6 +125,7 @@ impl RunningTarget {
                 Ok(())
             }
             RunningTarget::Emulator(t) => t.stop().await,
+            RunningTarget::Tspiot(t) => t.stop().await,
         }
     }
 }
@@ -127,6 +136,7 @@ pub async fn start(kind: TargetKind, opts: &EmulatorOptions) -> Result<RunningTa
         TargetKind::Hyper => RunningTarget::Hyper(bare_hyper::start().await?),
         TargetKind::Wiremock => RunningTarget::Wiremock(mock_server::start().await),
         TargetKind::Emulator => RunningTarget::Emulator(emulator::start(opts).await?),
+        TargetKind::Tspiot => RunningTarget::Tspiot(tspiot::start(opts).await?),
     })
 }
 
