@@ -99,7 +99,7 @@ pub enum RunningTarget {
     Hyper(bare_hyper::BareHyper),
     Wiremock(mock_server::OneMockServer),
     Emulator(emulator::EmulatorTarget),
-    Tspiot(tspiot::TsPiotTarget),
+    Tspiot(Box<tspiot::TsPiotTarget>),
 }
 
 impl RunningTarget {
@@ -125,7 +125,7 @@ impl RunningTarget {
                 Ok(())
             }
             RunningTarget::Emulator(t) => t.stop().await,
-            RunningTarget::Tspiot(t) => t.stop().await,
+            RunningTarget::Tspiot(t) => (*t).stop().await,
         }
     }
 }
@@ -136,7 +136,7 @@ pub async fn start(kind: TargetKind, opts: &EmulatorOptions) -> Result<RunningTa
         TargetKind::Hyper => RunningTarget::Hyper(bare_hyper::start().await?),
         TargetKind::Wiremock => RunningTarget::Wiremock(mock_server::start().await),
         TargetKind::Emulator => RunningTarget::Emulator(emulator::start(opts).await?),
-        TargetKind::Tspiot => RunningTarget::Tspiot(tspiot::start(opts).await?),
+        TargetKind::Tspiot => RunningTarget::Tspiot(Box::new(tspiot::start(opts).await?)),
     })
 }
 
