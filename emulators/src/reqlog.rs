@@ -1,8 +1,14 @@
 //! The log of every `reqId` the emulated True API issued, with its time, host and codes (spec
-//! `README.md` §3.3): receipt grading checks tag 1265 against it. Bounded (oldest entries leave
-//! first) so memory stays flat in a soak; lookups by reqId are O(1).
+//! `README.md` §3.3): receipt grading checks tag 1265 against it. Bounded so memory stays flat in a
+//! soak; lookups by reqId are O(1).
+//!
+//! Two generations of at most half the capacity each: new checks go into the current one; when it is
+//! full, the previous one is dropped whole and the current one becomes the previous. So the newest
+//! `capacity / 2` to `capacity` checks are remembered, the oldest leave first (a half at a time), and
+//! no entry is ever removed one by one — a hash table that removes one entry per insert fills with
+//! tombstones and regrows or rehashes itself in the middle of a load test.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// One issued check.
@@ -49,13 +55,12 @@ impl std::hash::Hasher for UuidHasher {
 
 type UuidMap<V> = HashMap<u128, V, std::hash::BuildHasherDefault<UuidHasher>>;
 
-/// Entries allocated up front (a larger log grows on demand): a full log then never rehashes under
-/// its lock in the middle of a load test.
-const PREALLOCATION: usize = 1 << 20;
+/// Entries allocated up front per generation (a larger generation grows on demand).
+const PREALLOCATION: usize = 1 << 19;
 
 struct Inner {
-    by_id: UuidMap<Entry>,
-    order: VecDeque<u128>,
+    current: UuidMap<Entry>,
+    previous: UuidMap<Entry>,
 }
 
 /// Shared, bounded log of issued checks.
@@ -63,32 +68,40 @@ struct Inner {
 pub struct ReqLog {
     inner: Arc<Mutex<Inner>>,
     capacity: usize,
+    generation: usize,
+}
+
+fn generation_map(generation: usize) -> UuidMap<Entry> {
+    UuidMap::with_capacity_and_hasher(generation.min(PREALLOCATION), Default::default())
 }
 
 impl ReqLog {
-    /// A log keeping the newest `capacity` checks.
+    /// A log keeping between the newest `capacity / 2` and `capacity` checks.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let pre = capacity.min(PREALLOCATION);
-        let inner = Inner {
-            by_id: UuidMap::with_capacity_and_hasher(pre, Default::default()),
-            order: VecDeque::with_capacity(pre),
-        };
-        ReqLog { inner: Arc::new(Mutex::new(inner)), capacity }
+        let generation = capacity.div_ceil(2);
+        let inner = Inner { current: generation_map(generation), previous: UuidMap::default() };
+        ReqLog { inner: Arc::new(Mutex::new(inner)), capacity, generation }
     }
 
     /// Remember a check (the hot path of `codes/check`: no string is copied).
     pub fn record_issued(&self, req_id: uuid::Uuid, req_timestamp: i64, host: &Arc<str>, codes: Vec<String>) {
-        let key = req_id.as_u128();
         let entry = Entry { req_timestamp, host: Arc::clone(host), codes };
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if g.order.len() >= self.capacity {
-            if let Some(old) = g.order.pop_front() {
-                g.by_id.remove(&old);
-            }
-        }
-        g.order.push_back(key);
-        g.by_id.insert(key, entry);
+        let retired = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let retired = if g.current.len() >= self.generation {
+                let fresh = generation_map(self.generation);
+                let full = std::mem::replace(&mut g.current, fresh);
+                let keep = if self.capacity > 1 { full } else { UuidMap::default() };
+                Some(std::mem::replace(&mut g.previous, keep))
+            } else {
+                None
+            };
+            g.current.insert(req_id.as_u128(), entry);
+            retired
+        };
+        // The retired generation is freed outside the lock.
+        drop(retired);
     }
 
     /// Remember a check. A `req_id` that is not a UUID cannot have been issued and is ignored.
@@ -102,7 +115,8 @@ impl ReqLog {
     pub fn get(&self, req_id: &str) -> Option<IssuedCheck> {
         let id = uuid::Uuid::parse_str(req_id.trim()).ok()?;
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let e = g.by_id.get(&id.as_u128())?;
+        let key = id.as_u128();
+        let e = g.current.get(&key).or_else(|| g.previous.get(&key))?;
         Some(IssuedCheck {
             req_id: id.to_string(),
             req_timestamp: e.req_timestamp,
@@ -113,7 +127,8 @@ impl ReqLog {
 
     /// Number of remembered checks.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).order.len()
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.current.len() + g.previous.len()
     }
 
     /// True when nothing is remembered.
@@ -144,6 +159,21 @@ mod tests {
         assert!(log.get(&id(1)).is_none());
         assert_eq!(log.get(&id(3)).unwrap(), check(3));
         assert_eq!(log.get(&id(3).to_uppercase()).unwrap().req_id, id(3), "any UUID spelling");
+    }
+
+    #[test]
+    fn remembers_between_half_and_all_of_its_capacity_newest_first() {
+        let log = ReqLog::new(10);
+        for n in 0..1000 {
+            log.record(check(n));
+            assert!((5.min(n as usize + 1)..=10).contains(&log.len()), "{n}: {}", log.len());
+            assert!(log.get(&id(n)).is_some(), "the newest is always there");
+        }
+        assert!(log.get(&id(989)).is_none(), "old ones leave");
+        let single = ReqLog::new(1);
+        single.record(check(1));
+        single.record(check(2));
+        assert_eq!(single.len(), 1);
     }
 
     #[test]
