@@ -527,14 +527,8 @@ impl LocalModule {
         req_id: Uuid,
     ) -> Result<Value, NotReady> {
         self.refuse_unless_ready(world, now_ms)?;
-        let empty;
-        let snap = match &self.snapshot {
-            Some(s) => s,
-            None => {
-                empty = LmSnapshot::empty(now_ms, Uuid::nil());
-                &empty
-            }
-        };
+        let snap = self.snapshot_in_use(now_ms);
+        let snap = snap.as_ref();
         let codes: Vec<Value> = cis.iter().map(|c| self.code_answer(snap, c, false)).collect();
         let mut body = Map::new();
         body.insert("code".into(), json!(0));
@@ -559,14 +553,8 @@ impl LocalModule {
         req_id: Uuid,
     ) -> Result<Value, NotReady> {
         self.refuse_unless_ready(world, now_ms)?;
-        let empty;
-        let snap = match &self.snapshot {
-            Some(s) => s,
-            None => {
-                empty = LmSnapshot::empty(now_ms, Uuid::nil());
-                &empty
-            }
-        };
+        let snap = self.snapshot_in_use(now_ms);
+        let snap = snap.as_ref();
         let codes: Vec<Value> = items.iter().map(|(c, _pg)| self.code_answer(snap, c, true)).collect();
         Ok(json!({
             "results": [{
@@ -754,6 +742,15 @@ impl LocalModule {
     }
 
     /// One per-code object of an `outCheck` answer.
+    /// The snapshot answers come from: the last sync's, or empty lists (nil `version`) for a module
+    /// forced `ready` before its first sync.
+    fn snapshot_in_use(&self, now_ms: i64) -> std::borrow::Cow<'_, LmSnapshot> {
+        match &self.snapshot {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(LmSnapshot::empty(now_ms, Uuid::nil())),
+        }
+    }
+
     fn code_answer(&self, snap: &LmSnapshot, cis: &str, v2: bool) -> Value {
         let key = key_of(cis);
         let gtin = key.gtin.as_deref();
