@@ -9,7 +9,7 @@
 use crate::clock::WorldClock;
 use crate::faults::FaultTable;
 use crate::fnauth::{FnAuthError, FnAuthService, TokenError};
-use crate::http::{accept_loop, disturb, traced, HostNet};
+use crate::http::{accept_loop, disturb, traced, FastRoute, HostNet, NoFastRoute};
 use crate::reqlog::ReqLog;
 use crate::signin::{self, Challenges, SignInError};
 use crate::trace::Trace;
@@ -137,6 +137,8 @@ struct HostState {
 }
 
 const V4: &str = "/api/v4/true-api";
+/// The check endpoint of a CDN host.
+const CODES_CHECK_PATH: &str = "/api/v4/true-api/codes/check";
 
 /// Start the discovery host and `cdn_hosts` CDN hosts on `bind_ip` (ephemeral ports).
 pub async fn spawn(
@@ -171,8 +173,12 @@ pub async fn spawn(
             hosts: hosts.clone(),
             challenges: challenges.clone(),
         });
-        let app = if i == 0 { discovery_router(state) } else { cdn_router(state) };
-        tasks.push(tokio::spawn(accept_loop(listener, app, net)));
+        tasks.push(if i == 0 {
+            tokio::spawn(accept_loop(listener, discovery_router(state), net, NoFastRoute))
+        } else {
+            let fast = CodesCheckRoute(Arc::clone(&state));
+            tokio::spawn(accept_loop(listener, cdn_router(state), net, fast))
+        });
     }
     Ok(TrueApiServers {
         endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: hosts.to_vec() },
@@ -198,10 +204,24 @@ fn discovery_router(state: Arc<HostState>) -> Router {
 fn cdn_router(state: Arc<HostState>) -> Router {
     Router::new()
         .route(&format!("{V4}/cdn/health/check"), get(health))
-        .route(&format!("{V4}/codes/check"), post(codes_check).get(codes_check))
+        .route(CODES_CHECK_PATH, post(codes_check).get(codes_check))
         .route("/api/v3/true-api/codes/check", any(legacy))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// `POST …/codes/check` on a CDN host, served past the router (the load-bearing call of the emulator).
+#[derive(Clone)]
+struct CodesCheckRoute(Arc<HostState>);
+
+impl FastRoute for CodesCheckRoute {
+    fn accepts(&self, method: &Method, path: &str) -> bool {
+        method == Method::POST && path == CODES_CHECK_PATH
+    }
+
+    async fn serve(&self, req: axum::extract::Request) -> Response {
+        codes_check(State(Arc::clone(&self.0)), req).await
+    }
 }
 
 /// Codes named in a parsed request body, best effort (for faults that match on a code).
@@ -395,8 +415,8 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
             None => codes_in(json.as_ref().ok()),
         };
         let dist = disturb(&s.net, uri.path(), &hint).await;
-        let owned =
-            if dist.response.is_some() { hint.iter().map(|c| c.to_string()).collect() } else { Vec::new() };
+        let owned: Arc<[String]> =
+            if dist.response.is_some() { hint.iter().map(|c| c.to_string()).collect() } else { Arc::new([]) };
         (dist, owned)
     };
     let checked = match typed {
@@ -445,15 +465,16 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
                     };
                     let body = answer.to_json_bytes(&s.ctx.options);
                     req_id = Some(answer.req_id);
-                    event_codes = codes.clone();
-                    s.ctx.reqlog.record_issued(id, now, &s.net.component, codes);
+                    let codes: Arc<[String]> = codes.into();
+                    s.ctx.reqlog.record_issued(id, now, &s.net.component, Arc::clone(&codes));
+                    event_codes = codes;
                     ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
                 }
             },
         }
     };
     let resp = dist.finish(resp).await;
-    let mut ev = dist.mark(traced(&s.net, method, uri, resp.status(), started)).codes(event_codes);
+    let mut ev = dist.mark(traced(&s.net, method, uri, resp.status(), started)).shared_codes(event_codes);
     if let Some(id) = req_id {
         ev = ev.req_id(id);
     }

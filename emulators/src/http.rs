@@ -8,7 +8,7 @@
 
 use crate::clock::WorldClock;
 use crate::faults::{Action, CallInfo, FaultTable};
-use crate::trace::{Trace, TraceEvent};
+use crate::trace::{Text, Trace, TraceEvent};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -46,10 +46,34 @@ struct DropConnection;
 #[error("connection dropped by a fault")]
 struct DroppedByFault;
 
+/// A route a host serves without going through its router: its hot path (the CDN hosts'
+/// `codes/check`), spared the router's matching, extensions and boxing on every call. Everything else
+/// goes to the router.
+pub(crate) trait FastRoute: Clone + Send + Sync + 'static {
+    /// This request is the fast route's.
+    fn accepts(&self, method: &Method, path: &str) -> bool;
+    /// Answer it.
+    fn serve(&self, req: axum::http::Request<Body>) -> impl std::future::Future<Output = Response> + Send;
+}
+
+/// A host without a fast route.
+#[derive(Clone, Copy)]
+pub(crate) struct NoFastRoute;
+
+impl FastRoute for NoFastRoute {
+    fn accepts(&self, _: &Method, _: &str) -> bool {
+        false
+    }
+
+    async fn serve(&self, _: axum::http::Request<Body>) -> Response {
+        Response::default()
+    }
+}
+
 /// Accept connections until the hosts stop. A host under a `host-down` fault refuses each connection
-/// (RST); otherwise each connection is served by hyper, and a response marked [`DropConnection`]
-/// makes hyper close the connection without answering.
-pub(crate) async fn accept_loop(listener: TcpListener, app: Router, net: HostNet) {
+/// (RST); otherwise each connection is served by hyper — `fast` takes its own requests, the router the
+/// rest — and a response marked [`DropConnection`] makes hyper close the connection without answering.
+pub(crate) async fn accept_loop<F: FastRoute>(listener: TcpListener, app: Router, net: HostNet, fast: F) {
     use tower::ServiceExt;
     let mut stop = net.stop.clone();
     loop {
@@ -75,11 +99,17 @@ pub(crate) async fn accept_loop(listener: TcpListener, app: Router, net: HostNet
         }
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let fast = fast.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
                 let app = app.clone();
+                let fast = fast.clone();
                 async move {
-                    let resp = app.oneshot(req.map(Body::new)).await.map_err(|e| match e {})?;
+                    let resp = if fast.accepts(req.method(), req.uri().path()) {
+                        fast.serve(req.map(Body::new)).await
+                    } else {
+                        app.oneshot(req.map(Body::new)).await.map_err(|e| match e {})?
+                    };
                     if resp.extensions().get::<DropConnection>().is_some() {
                         return Err(DroppedByFault);
                     }
@@ -202,9 +232,9 @@ pub(crate) fn traced(
     status: StatusCode,
     started: Instant,
 ) -> TraceEvent {
-    TraceEvent::new(net.component.as_ref(), method.as_str(), uri.path())
+    TraceEvent::new(&net.component, Text::interned(method.as_str()), Text::interned(uri.path()))
         .world_ms(net.clock.now_ms())
-        .host(net.addr.as_ref())
+        .host(&net.addr)
         .status(status.as_u16())
         .latency(started.elapsed())
 }

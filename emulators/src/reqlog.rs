@@ -29,7 +29,7 @@ pub struct IssuedCheck {
 struct Entry {
     req_timestamp: i64,
     host: Arc<str>,
-    codes: Vec<String>,
+    codes: Arc<[String]>,
 }
 
 /// Hashes a reqId key: the keys are random UUIDs from our own generator, so folding the 128 bits is
@@ -84,8 +84,15 @@ impl ReqLog {
         ReqLog { inner: Arc::new(Mutex::new(inner)), capacity, generation }
     }
 
-    /// Remember a check (the hot path of `codes/check`: no string is copied).
-    pub fn record_issued(&self, req_id: uuid::Uuid, req_timestamp: i64, host: &Arc<str>, codes: Vec<String>) {
+    /// Remember a check (the hot path of `codes/check`: no string is copied; the trace event of the
+    /// call may share the same `codes`).
+    pub fn record_issued(
+        &self,
+        req_id: uuid::Uuid,
+        req_timestamp: i64,
+        host: &Arc<str>,
+        codes: Arc<[String]>,
+    ) {
         let entry = Entry { req_timestamp, host: Arc::clone(host), codes };
         let retired = {
             let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -107,7 +114,7 @@ impl ReqLog {
     /// Remember a check. A `req_id` that is not a UUID cannot have been issued and is ignored.
     pub fn record(&self, check: IssuedCheck) {
         if let Ok(id) = uuid::Uuid::parse_str(&check.req_id) {
-            self.record_issued(id, check.req_timestamp, &Arc::from(check.host.as_str()), check.codes);
+            self.record_issued(id, check.req_timestamp, &Arc::from(check.host.as_str()), check.codes.into());
         }
     }
 
@@ -121,7 +128,7 @@ impl ReqLog {
             req_id: id.to_string(),
             req_timestamp: e.req_timestamp,
             host: e.host.to_string(),
-            codes: e.codes.clone(),
+            codes: e.codes.to_vec(),
         })
     }
 

@@ -33,6 +33,227 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::system_now_ms;
 
+/// Immutable text of a trace event, shared: cloning it is a reference-count increment, so a host
+/// hands its name, address and paths to every event without copying them. Compares, derefs and
+/// serialises as a plain string.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(Arc<str>);
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Texts that occur in almost every event (HTTP methods, the True API paths), allocated once.
+static WELL_KNOWN: std::sync::LazyLock<Vec<Text>> = std::sync::LazyLock::new(|| {
+    [
+        "POST",
+        "GET",
+        "PUT",
+        "PATCH",
+        "DELETE",
+        "/api/v4/true-api/codes/check",
+        "/api/v4/true-api/cdn/health/check",
+        "/api/v4/true-api/cdn/info",
+    ]
+    .into_iter()
+    .map(|t| Text(Arc::from(t)))
+    .collect()
+});
+
+impl Text {
+    /// `s` as a text, shared with every other event when it is a well-known method or path.
+    pub fn interned(s: &str) -> Text {
+        match WELL_KNOWN.iter().find(|t| &*t.0 == s) {
+            Some(t) => t.clone(),
+            None => Text::from(s),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Text(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Self {
+        Text(s)
+    }
+}
+
+impl From<&Arc<str>> for Text {
+    fn from(s: &Arc<str>) -> Self {
+        Text(Arc::clone(s))
+    }
+}
+
+impl From<&Text> for Text {
+    fn from(s: &Text) -> Self {
+        s.clone()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
+/// The codes of a trace event: shared with the reqId log, so a checked request's codes are stored
+/// once. Compares with a `Vec<String>` or an array of strings.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Codes(Arc<[String]>);
+
+impl Codes {
+    /// No codes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The shared slice (cloning it copies no code).
+    pub fn shared(&self) -> Arc<[String]> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl std::ops::Deref for Codes {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Codes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<Arc<[String]>> for Codes {
+    fn from(c: Arc<[String]>) -> Self {
+        Codes(c)
+    }
+}
+
+impl From<Vec<String>> for Codes {
+    fn from(c: Vec<String>) -> Self {
+        Codes(c.into())
+    }
+}
+
+impl PartialEq<Vec<String>> for Codes {
+    fn eq(&self, other: &Vec<String>) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl<const N: usize> PartialEq<[String; N]> for Codes {
+    fn eq(&self, other: &[String; N]) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Codes {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.0.len() == N && self.0.iter().zip(other).all(|(a, b)| a == b)
+    }
+}
+
+impl Serialize for Codes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Codes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Codes::from)
+    }
+}
+
 /// Events kept in memory unless configured otherwise.
 pub const DEFAULT_RING_CAPACITY: usize = 100_000;
 
@@ -58,11 +279,11 @@ pub struct TraceEvent {
     pub wall_ms: i64,
     /// Which emulator answered: `true-api-discovery`, `cdn-1`, `local-module`, `tspiot`, `kkt`,
     /// `control`, …
-    pub component: String,
+    pub component: Text,
     /// The listen address that took the request.
-    pub host: String,
-    pub method: String,
-    pub path: String,
+    pub host: Text,
+    pub method: Text,
+    pub path: Text,
     /// HTTP status sent; 0 when none was (connection dropped or left hanging by a fault).
     pub status: u16,
     pub latency_us: u64,
@@ -70,8 +291,8 @@ pub struct TraceEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub req_id: Option<String>,
     /// Full codes concerned, ⟨GS⟩ as the real 0x1D character (`\u001d` in JSON).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub codes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Codes::is_empty")]
+    pub codes: Codes,
     /// Name of the fault applied, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
@@ -82,20 +303,20 @@ pub struct TraceEvent {
 impl TraceEvent {
     /// A call that arrived now: `wall_ms` and `world_ms` are both set from the system clock; a caller
     /// whose world clock may have been moved sets [`TraceEvent::world_ms`] from it.
-    pub fn new(component: impl Into<String>, method: impl Into<String>, path: impl Into<String>) -> Self {
+    pub fn new(component: impl Into<Text>, method: impl Into<Text>, path: impl Into<Text>) -> Self {
         let now = system_now_ms();
         TraceEvent {
             seq: 0,
             world_ms: now,
             wall_ms: now,
             component: component.into(),
-            host: String::new(),
+            host: Text::default(),
             method: method.into(),
             path: path.into(),
             status: 0,
             latency_us: 0,
             req_id: None,
-            codes: Vec::new(),
+            codes: Codes::default(),
             fault: None,
             note: None,
         }
@@ -106,7 +327,7 @@ impl TraceEvent {
         self
     }
 
-    pub fn host(mut self, host: impl Into<String>) -> Self {
+    pub fn host(mut self, host: impl Into<Text>) -> Self {
         self.host = host.into();
         self
     }
@@ -129,7 +350,9 @@ impl TraceEvent {
 
     /// Adds one code.
     pub fn code(mut self, code: impl Into<String>) -> Self {
-        self.codes.push(code.into());
+        let mut all = self.codes.to_vec();
+        all.push(code.into());
+        self.codes = all.into();
         self
     }
 
@@ -139,7 +362,15 @@ impl TraceEvent {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        self.codes.extend(codes.into_iter().map(Into::into));
+        let mut all = self.codes.to_vec();
+        all.extend(codes.into_iter().map(Into::into));
+        self.codes = all.into();
+        self
+    }
+
+    /// Sets the codes to a shared slice (no copy: the reqId log may hold the same slice).
+    pub fn shared_codes(mut self, codes: Arc<[String]>) -> Self {
+        self.codes = codes.into();
         self
     }
 

@@ -77,7 +77,7 @@ impl Env {
 
     /// Upstream `codes/check` calls per CDN component since trace position `from`.
     fn checks_since(&self, from: usize) -> Vec<String> {
-        self.events()[from..].iter().filter(|e| e.path == CHECK).map(|e| e.component.clone()).collect()
+        self.events()[from..].iter().filter(|e| e.path == CHECK).map(|e| e.component.to_string()).collect()
     }
 
     /// Component name (`cdn-N`) of the host the ТС ПИоТ tries first.
@@ -124,7 +124,7 @@ async fn online_answers_in_the_shape_of_each_version_and_pass_through_upstream()
     assert_eq!(s, 200);
     assert_eq!(item(&v3)["codes"][0]["cis"], code.as_str());
     // The ФН token was obtained before the first check (the X-API-KEY cut-off has passed).
-    let paths: Vec<String> = env.events().iter().map(|e| e.path.clone()).collect();
+    let paths: Vec<String> = env.events().iter().map(|e| e.path.to_string()).collect();
     let token_at = paths.iter().position(|p| p.ends_with("/auth/fn/token")).expect("token obtained");
     assert!(token_at < paths.iter().position(|p| p == CHECK).unwrap());
     env.stack.shutdown().await;

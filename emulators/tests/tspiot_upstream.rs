@@ -99,7 +99,7 @@ impl Env {
         self.events_since(seq)
             .into_iter()
             .filter(|e| e.path == CHECK)
-            .map(|e| (e.component, e.status))
+            .map(|e| (e.component.to_string(), e.status))
             .collect()
     }
 

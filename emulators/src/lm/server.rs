@@ -17,7 +17,7 @@
 use super::model::{InitRequest, LmError, LocalModule, NotReady};
 use crate::clock::WorldClock;
 use crate::faults::FaultTable;
-use crate::http::{accept_loop, disturb, traced, HostNet};
+use crate::http::{accept_loop, disturb, traced, HostNet, NoFastRoute};
 use crate::trace::Trace;
 use crate::world::World;
 use axum::body::Bytes;
@@ -98,7 +98,7 @@ pub async fn spawn(ctx: LmContext, addr: SocketAddr) -> Result<LmServer, LmServe
         stop: stop_rx,
     };
     let app = router(LmState { ctx, net: net.clone() });
-    let task = tokio::spawn(accept_loop(listener, app, net));
+    let task = tokio::spawn(accept_loop(listener, app, net, NoFastRoute));
     Ok(LmServer { url: format!("http://{local}"), stop, task })
 }
 
