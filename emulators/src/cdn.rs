@@ -347,7 +347,8 @@ async fn legacy(State(s): State<Arc<HostState>>, method: Method, uri: Uri) -> Re
 
 /// A checked `codes/check` body.
 struct CheckBody {
-    codes: Vec<String>,
+    /// Shared with the reqId log and the trace event: stored once.
+    codes: Arc<[String]>,
     inn: Option<String>,
     fiscal_drive_number: Option<String>,
 }
@@ -377,7 +378,7 @@ fn parse_check_body(body: Result<Value, serde_json::Error>, max_codes: usize) ->
             _ => Err("Элементы codes должны быть строками"),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(CheckBody { codes, inn, fiscal_drive_number })
+    Ok(CheckBody { codes: codes.into(), inn, fiscal_drive_number })
 }
 
 /// Largest `codes/check` body read (axum's default limit elsewhere): more → 413.
@@ -425,7 +426,7 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
             Err(format!("Не более {} кодов в запросе", s.ctx.options.max_codes))
         }
         Some(t) => Ok(CheckBody {
-            codes: t.codes.into_iter().map(std::borrow::Cow::into_owned).collect(),
+            codes: t.codes.into_iter().map(std::borrow::Cow::into_owned).collect::<Arc<[String]>>(),
             inn: t.inn.map(std::borrow::Cow::into_owned),
             fiscal_drive_number: t.fiscal_drive_number.map(std::borrow::Cow::into_owned),
         }),
@@ -465,7 +466,6 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
                     };
                     let body = answer.to_json_bytes(&s.ctx.options);
                     req_id = Some(answer.req_id);
-                    let codes: Arc<[String]> = codes.into();
                     s.ctx.reqlog.record_issued(id, now, &s.net.component, Arc::clone(&codes));
                     event_codes = codes;
                     ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
