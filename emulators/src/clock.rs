@@ -204,7 +204,7 @@ pub fn format_iso_ms(unix_ms: i64) -> String {
     for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
         out[i] = c;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    std::str::from_utf8(&out).map_or_else(|_| String::new(), str::to_owned)
 }
 
 /// Reads an RFC 3339 timestamp (including the `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` form written by

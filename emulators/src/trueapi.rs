@@ -191,7 +191,8 @@ pub fn check_code(
 ) -> CodeCheck {
     let _ = now_ms; // expiry is reported, not judged, by the True API: the POS compares expireDate
     let mut a = CodeCheck::empty(cis);
-    let parsed = match markcert_codes::parse(cis.as_bytes()) {
+    let parsed = parse_cached(cis);
+    let parsed = match parsed.as_ref() {
         Ok(p) => p,
         Err(e) => {
             // Invalid structure: printView/gtin only when extractable.
@@ -271,6 +272,34 @@ pub fn check_code(
     a
 }
 
+/// Parsed codes kept per thread, at most this many each.
+const PARSE_CACHE_CAPACITY: usize = 16_384;
+
+type ParseOutcome = Result<markcert_codes::MarkingCode, markcert_codes::ParseError>;
+
+thread_local! {
+    /// Parsing is a pure function of the code's bytes and the costliest step of an answer, and load
+    /// tests send the same codes again and again: each serving thread remembers what it parsed. Bounded:
+    /// once full, further new codes are parsed every time (a fuzzer cannot grow it).
+    static PARSED: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<ParseOutcome>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `markcert_codes::parse` of `cis`, remembered per thread.
+fn parse_cached(cis: &str) -> std::rc::Rc<ParseOutcome> {
+    PARSED.with(|cache| {
+        if let Some(hit) = cache.borrow().get(cis) {
+            return std::rc::Rc::clone(hit);
+        }
+        let parsed = std::rc::Rc::new(markcert_codes::parse(cis.as_bytes()));
+        let mut cache = cache.borrow_mut();
+        if cache.len() < PARSE_CACHE_CAPACITY {
+            cache.insert(cis.into(), std::rc::Rc::clone(&parsed));
+        }
+        parsed
+    })
+}
+
 /// `01` + 14 digits at the start: the GTIN of an invalid GS1 code is still extractable.
 fn extractable_gtin(cis: &str) -> Option<String> {
     let b = cis.as_bytes();
@@ -329,5 +358,33 @@ pub fn check_codes(
         codes: codes.iter().map(|c| check_code(world, c, who, now_ms, opts)).collect(),
         req_id: req_id.to_string(),
         req_timestamp: now_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_parses_answer_like_fresh_ones_and_the_memory_is_bounded() {
+        let now = 1_767_225_600_000;
+        let world = crate::world::default::default_world(now).unwrap();
+        let opts = TrueApiOptions::default();
+        let who = Requester { inn: Some(world.store_inn.as_str()) };
+        let known: Vec<String> = world.codes().iter().take(20).map(|r| r.code.clone()).collect();
+        let odd = ["", "0104601234567890", "not a code at all", "\u{1d}\u{1d}"];
+        for code in known.iter().map(String::as_str).chain(odd) {
+            let first = check_code(&world, code, who, now, &opts);
+            let again = check_code(&world, code, who, now, &opts);
+            assert_eq!(first, again, "{code:?}");
+            let fresh = markcert_codes::parse(code.as_bytes());
+            assert_eq!(*parse_cached(code), fresh, "{code:?}");
+        }
+        for n in 0..PARSE_CACHE_CAPACITY + 100 {
+            let _ = parse_cached(&format!("filler {n}"));
+        }
+        assert_eq!(PARSED.with(|c| c.borrow().len()), PARSE_CACHE_CAPACITY);
+        let late = "010460123456789021late";
+        assert_eq!(*parse_cached(late), markcert_codes::parse(late.as_bytes()), "parsed even when full");
     }
 }
