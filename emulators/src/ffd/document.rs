@@ -15,7 +15,7 @@ impl Kopecks {
     /// Roubles with two decimals, as ATOL JSON writes them (`94.90` → 9490). `None` if negative, not
     /// finite or beyond 10^13 roubles.
     pub fn from_roubles(roubles: f64) -> Option<Kopecks> {
-        if !roubles.is_finite() || roubles < 0.0 || roubles > 1e13 {
+        if !(0.0..=1e13).contains(&roubles) {
             return None;
         }
         Some(Kopecks((roubles * 100.0).round() as u64))
@@ -41,7 +41,7 @@ impl Quantity {
     /// and dropping trailing zeros (`1.500` → 15 / 10^1). `None` if negative, not finite or too large.
     pub fn from_f64(value: f64, max_scale: u8) -> Option<Quantity> {
         let max_scale = max_scale.min(8);
-        if !value.is_finite() || value < 0.0 || value > 1e12 {
+        if !(0.0..=1e12).contains(&value) {
             return None;
         }
         let mut mantissa = (value * 10f64.powi(i32::from(max_scale))).round() as u64;
