@@ -9,6 +9,7 @@
 pub mod cdn;
 pub mod clock;
 pub mod control;
+pub mod decision;
 pub mod faults;
 pub mod ffd;
 pub mod fnauth;
