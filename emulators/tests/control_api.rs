@@ -38,6 +38,7 @@ fn context(with_lm: bool) -> ControlContext {
         tspiot: None,
         fn_signer: None,
         fn_auth: Default::default(),
+        kkt: None,
     }
 }
 

@@ -4,7 +4,8 @@
 //! Owns the routes and their JSON shapes: the world (`world.rs`: summary, load/replace/reset,
 //! products; `codes.rs`: codes with their states and ban attributes, changed at run time), the world
 //! clock (`clock.rs`), the fault rules (`faults.rs`), the trace and the reqId log (`trace.rs`), the
-//! ЛМ ЧЗ controls (`lm.rs`), the ТС ПИоТ and ФН-token controls (`tspiot.rs`); plus the request
+//! ЛМ ЧЗ controls (`lm.rs`), the ТС ПИоТ and ФН-token controls (`tspiot.rs`), the KKT's journal,
+//! findings, state and controls (`kkt.rs`); plus the request
 //! plumbing every route shares (`request.rs`: bodies,
 //! content types, durations) and the error answers (`error.rs`: `{"error": …}` with a 4xx).
 //!
@@ -17,6 +18,7 @@ mod clock;
 mod codes;
 mod error;
 mod faults;
+mod kkt;
 mod lm;
 mod request;
 mod trace;
@@ -64,6 +66,8 @@ pub struct ControlContext {
     pub fn_signer: Option<Arc<crate::tspiot::auth::WorldFnSigner>>,
     /// ФН tokens issued by the True API.
     pub fn_auth: Arc<crate::fnauth::FnAuthService>,
+    /// The KKT emulator, when this run has one.
+    pub kkt: Option<Arc<crate::kkt::device::KktDevice>>,
 }
 
 impl ControlContext {
@@ -99,6 +103,7 @@ pub fn router(ctx: ControlContext) -> Router {
         .merge(trace::routes())
         .merge(lm::routes())
         .merge(tspiot::routes())
+        .merge(kkt::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -4,6 +4,7 @@
 //! Documents themselves (model, TLV, FNS JSON, paper) live in [`crate::ffd`].
 
 pub mod atol;
+pub mod device;
 pub mod fn_m;
 pub mod grading;
 pub mod oism;
