@@ -1,7 +1,7 @@
 //! The whole emulated environment around an implementation under test, started together on loopback:
-//! True API discovery and CDN hosts, the ЛМ ЧЗ, the ТС ПИоТ (optional) and the control API, sharing one
-//! world, one clock, one fault table and one trace; and the endpoints object a SUT is given
-//! (`{"true_api":…,"local_module":…,"control":…,"tspiot":…}`).
+//! True API discovery and CDN hosts, the ЛМ ЧЗ, the ТС ПИоТ (optional), the KKT with its ATOL web API
+//! (optional) and the control API, sharing one world, one clock, one fault table and one trace; and the
+//! endpoints object a SUT is given (`{"true_api":…,"local_module":…,"control":…,"tspiot":…,"kkt":…}`).
 //!
 //! Owns only the wiring; `markcert serve` and the scenario runner both start a [`Stack`].
 
@@ -10,6 +10,9 @@ use crate::clock::WorldClock;
 use crate::control::{self, ControlContext, ControlServer};
 use crate::faults::FaultTable;
 use crate::fnauth::{FnAuthScheme, FnAuthService, HmacSha256V1};
+use crate::kkt::atol::server::{self as atol_server, AtolHandle, AtolServerOptions, DEFAULT_DEVICE};
+use crate::kkt::device::{KktDevice, KktDeviceContext, KktDeviceError};
+use crate::kkt::options::KktOptions;
 use crate::lm::model::{InitRequest, LocalModule};
 use crate::lm::options::LmOptions;
 use crate::lm::server::{self as lm_server, LmContext, LmServer};
@@ -52,6 +55,15 @@ pub struct TsPiotStackOptions {
     pub tls_ca_pem: Option<PathBuf>,
 }
 
+/// KKT settings of a stack.
+#[derive(Clone, Debug, Default)]
+pub struct KktStackOptions {
+    /// The controls at start (`kkt.md` §9); changeable at run time through the control API.
+    pub options: KktOptions,
+    /// ATOL web API port (ephemeral when `None`; the ATOL driver's own is 16732).
+    pub port: Option<u16>,
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct StackOptions {
@@ -69,6 +81,8 @@ pub struct StackOptions {
     pub lm_port: Option<u16>,
     /// The ТС ПИоТ, if one is wanted.
     pub tspiot: Option<TsPiotStackOptions>,
+    /// The KKT with ФН-М, if one is wanted.
+    pub kkt: Option<KktStackOptions>,
     /// How many issued reqIds are remembered.
     pub reqlog_capacity: usize,
 }
@@ -83,6 +97,7 @@ impl Default for StackOptions {
             lm_start: LmStart::Ready,
             lm_port: None,
             tspiot: Some(TsPiotStackOptions::default()),
+            kkt: Some(KktStackOptions::default()),
             reqlog_capacity: 1_000_000,
         }
     }
@@ -100,6 +115,22 @@ pub struct Endpoints {
     /// The ТС ПИоТ, when the stack has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tspiot: Option<TsPiotEndpoint>,
+    /// The KKT's ATOL web API, when the stack has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt: Option<KktEndpoint>,
+}
+
+/// `kkt` of the endpoints object (issue 5 §6).
+#[derive(Clone, Debug, Serialize)]
+pub struct KktEndpoint {
+    /// ATOL web API base URL.
+    pub url: String,
+    /// `deviceID` of the KKT.
+    pub device_id: String,
+    /// Serial of its ФН (tag 1041).
+    pub fn_serial: String,
+    /// Serial of the KKT.
+    pub kkt_serial: String,
 }
 
 /// `true_api` of the endpoints object.
@@ -160,6 +191,12 @@ pub enum StackError {
     /// The world has no marking fiscal drive of the store for the ТС ПИоТ to authenticate with.
     #[error("the world registers no marking fiscal drive for the store INN {0}: the ТС ПИоТ needs one")]
     NoFiscalDrive(String),
+    /// The KKT could not be built.
+    #[error(transparent)]
+    Kkt(#[from] KktDeviceError),
+    /// The KKT's ATOL web API could not start.
+    #[error(transparent)]
+    Atol(#[from] atol_server::AtolServeError),
 }
 
 /// A running stack.
@@ -182,12 +219,15 @@ pub struct Stack {
     pub tspiot: Option<Arc<TsPiot>>,
     /// The ФН signer the ТС ПИоТ uses (scenarios may break it).
     pub fn_signer: Option<Arc<WorldFnSigner>>,
+    /// The KKT, if any.
+    pub kkt: Option<Arc<KktDevice>>,
     /// Where everything listens.
     pub endpoints: Endpoints,
     true_api: TrueApiServers,
     lm_server: LmServer,
     control: ControlServer,
     tspiot_servers: Option<TsPiotServers>,
+    kkt_server: Option<AtolHandle>,
 }
 
 impl Stack {
@@ -213,12 +253,13 @@ impl Stack {
         let reqlog = ReqLog::new(opts.reqlog_capacity);
         let scheme: Arc<dyn FnAuthScheme> = Arc::new(HmacSha256V1);
         let fn_auth = Arc::new(FnAuthService::new(scheme.clone()));
+        let true_api_options = Arc::new(TrueApiOptions::default());
         let ctx = TrueApiContext {
             world: world.clone(),
             clock: clock.clone(),
             trace: trace.clone(),
             reqlog: reqlog.clone(),
-            options: Arc::new(TrueApiOptions::default()),
+            options: true_api_options.clone(),
             auth: Arc::new(AuthOptions {
                 xapikey_cutoff_ms: opts.xapikey_cutoff_ms,
                 ..AuthOptions::default()
@@ -320,6 +361,41 @@ impl Stack {
             fn_signer = Some(signer);
             tspiot_servers = Some(servers);
         }
+        let (mut kkt, mut kkt_server, mut kkt_endpoint) = (None, None, None);
+        if let Some(k) = &opts.kkt {
+            let device = Arc::new(KktDevice::for_store(KktDeviceContext {
+                options: k.options.clone(),
+                true_api_options: true_api_options.clone(),
+                lm: Some(lm.clone()),
+                ..KktDeviceContext::new(
+                    world.clone(),
+                    clock.clone(),
+                    trace.clone(),
+                    reqlog.clone(),
+                    faults.clone(),
+                )
+            })?);
+            let server = atol_server::spawn(
+                AtolServerOptions {
+                    bind: opts.bind,
+                    port: k.port,
+                    clock: clock.clone(),
+                    ..AtolServerOptions::default()
+                },
+                device.clone(),
+                trace.clone(),
+            )
+            .await?;
+            let registration = device.registration();
+            kkt_endpoint = Some(KktEndpoint {
+                url: server.url.clone(),
+                device_id: DEFAULT_DEVICE.to_string(),
+                fn_serial: registration.fn_serial.clone(),
+                kkt_serial: registration.kkt_serial.clone(),
+            });
+            kkt = Some(device);
+            kkt_server = Some(server);
+        }
         let control = control::spawn(
             ControlContext {
                 world: world.clone(),
@@ -331,6 +407,7 @@ impl Stack {
                 tspiot: tspiot.clone(),
                 fn_signer: fn_signer.clone(),
                 fn_auth: fn_auth.clone(),
+                kkt: kkt.clone(),
             },
             opts.bind,
         )
@@ -344,6 +421,7 @@ impl Stack {
             local_module,
             control: control.url.clone(),
             tspiot: tspiot_endpoint,
+            kkt: kkt_endpoint,
         };
         Ok(Stack {
             world,
@@ -355,17 +433,22 @@ impl Stack {
             lm,
             tspiot,
             fn_signer,
+            kkt,
             endpoints,
             true_api,
             lm_server,
             control,
             tspiot_servers,
+            kkt_server,
         })
     }
 
     /// Stop every server and wait for them.
     pub async fn shutdown(self) {
         self.control.shutdown().await;
+        if let Some(k) = self.kkt_server {
+            k.shutdown().await;
+        }
         if let Some(t) = self.tspiot_servers {
             t.shutdown().await;
         }

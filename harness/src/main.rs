@@ -74,6 +74,16 @@ struct ServeArgs {
     /// inst_placement, timestamp_as_string, auth, …); see docs/emulators.md.
     #[arg(long)]
     tspiot_config: Option<std::path::PathBuf>,
+    /// Do not start the KKT.
+    #[arg(long)]
+    no_kkt: bool,
+    /// KKT ATOL web API port (the ATOL driver uses 16732); ephemeral when absent.
+    #[arg(long)]
+    kkt_port: Option<u16>,
+    /// KKT controls: a TOML file with the [fn], [ofd], [oism], [kkt] keys of the spec (kkt.md §9:
+    /// marking_flag, autonomous, keys, reachable, answer, latency_ms, timeout_ms, …); see docs/kkt.md.
+    #[arg(long)]
+    kkt_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -251,6 +261,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tspiot_port: a.tspiot_port,
                 tspiot_admin_port: a.tspiot_admin_port,
                 tspiot_tls: a.tspiot_tls,
+                kkt: !a.no_kkt,
+                kkt_options: match &a.kkt_config {
+                    None => Default::default(),
+                    Some(path) => markcert::serve::load_options(path)?,
+                },
+                kkt_port: a.kkt_port,
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             rt.block_on(markcert::serve::serve(opts, |e| {

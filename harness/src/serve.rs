@@ -7,8 +7,9 @@
 
 use markcert_emulators::cdn;
 use markcert_emulators::clock::WorldClock;
+use markcert_emulators::kkt::options::KktOptions;
 use markcert_emulators::lm::options::LmOptions;
-use markcert_emulators::stack::{Stack, StackOptions, TsPiotStackOptions};
+use markcert_emulators::stack::{KktStackOptions, Stack, StackOptions, TsPiotStackOptions};
 use markcert_emulators::trace::{Trace, TraceConfig};
 use markcert_emulators::tspiot::options::TsPiotOptions;
 use markcert_emulators::world::{default::default_world, file, World};
@@ -49,6 +50,12 @@ pub struct ServeOptions {
     /// Serve the ТС ПИоТ POS API over HTTPS with a self-signed certificate (PEM written next to the
     /// endpoints file, or to the working directory).
     pub tspiot_tls: bool,
+    /// Start the KKT with ФН-М (ATOL web API).
+    pub kkt: bool,
+    /// KKT controls (`fn.*`, `ofd.*`, `oism.*`, `kkt.*`).
+    pub kkt_options: KktOptions,
+    /// ATOL web API port (the driver's default is 16732); ephemeral when `None`.
+    pub kkt_port: Option<u16>,
 }
 
 impl Default for ServeOptions {
@@ -68,6 +75,9 @@ impl Default for ServeOptions {
             tspiot_port: None,
             tspiot_admin_port: None,
             tspiot_tls: false,
+            kkt: true,
+            kkt_options: KktOptions::default(),
+            kkt_port: None,
         }
     }
 }
@@ -98,7 +108,7 @@ pub enum ServeError {
     Signal(std::io::Error),
 }
 
-/// Read settings (the `lm.*` or `tspiot.*` keys) from a TOML file.
+/// Read settings (the `lm.*`, `tspiot.*` or KKT keys) from a TOML file.
 pub fn load_options<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ServeError> {
     let err = |reason: String| ServeError::Config { path: path.to_path_buf(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
@@ -144,6 +154,7 @@ pub async fn serve(opts: ServeOptions, ready: impl FnOnce(&Endpoints)) -> Result
             admin_port: opts.tspiot_admin_port,
             tls_ca_pem: ca_pem,
         }),
+        kkt: opts.kkt.then(|| KktStackOptions { options: opts.kkt_options.clone(), port: opts.kkt_port }),
         ..StackOptions::default()
     };
     let stack = Stack::start(world, clock, trace.clone(), stack_opts).await?;
@@ -204,6 +215,10 @@ pub fn render_table(e: &Endpoints) -> String {
         if let Some(pem) = &t.ca_pem {
             out.push_str(&format!("  {:<22} {}\n", "ТС ПИоТ certificate", pem.display()));
         }
+    }
+    if let Some(k) = &e.kkt {
+        out.push_str(&format!("  {:<22} {}  (deviceID {})\n", "KKT (ATOL web API)", k.url, k.device_id));
+        out.push_str(&format!("  {:<22} ФН {}, KKT {}\n", "KKT serials", k.fn_serial, k.kkt_serial));
     }
     out.push_str(&format!("  {:<22} {}\n", "Control API", e.control));
     out.push_str("\nStop with Ctrl+C (SIGINT) or SIGTERM.\n");

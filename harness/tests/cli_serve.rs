@@ -160,6 +160,28 @@ async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["codesResponse"][0]["codes"][0]["cis"], first_code());
 
+    // The KKT takes an ATOL request for its ФН's marking state; the control API shows its state.
+    let k = &endpoints["kkt"];
+    assert_eq!(k["device_id"], "default");
+    assert_eq!(k["fn_serial"].as_str().unwrap().len(), 16);
+    let kkt = k["url"].as_str().unwrap();
+    let task = json!({ "uuid": "serve-1", "request": [{ "type": "checkImcWorkState" }] });
+    let r = http.post(format!("{kkt}/api/v2/requests")).json(&task).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let mut results = Value::Null;
+    for _ in 0..200 {
+        results =
+            http.get(format!("{kkt}/api/v2/requests/serve-1")).send().await.unwrap().json().await.unwrap();
+        if results["results"][0]["status"] == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(results["results"][0]["status"], "ready", "{results}");
+    assert_eq!(results["results"][0]["result"]["fm"]["status"], "noImcForCheck", "{results}");
+    let state: Value = http.get(format!("{control}/kkt/state")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(state["registration"]["fn_serial"], k["fn_serial"], "{state}");
+
     let status = terminate(child);
     assert!(status.success(), "clean exit: {status:?}");
     let trace = std::fs::read_to_string(dir.join("trace.ndjson")).unwrap();
@@ -170,7 +192,8 @@ async fn serve_writes_endpoints_answers_and_exits_on_sigterm() {
 #[tokio::test]
 async fn serve_can_start_the_local_module_not_configured() {
     let dir = tempdir("lm-fresh");
-    let (child, endpoints) = start(&dir, &["--cdn-hosts", "1", "--lm-state", "not-configured"]);
+    let (child, endpoints) = start(&dir, &["--cdn-hosts", "1", "--lm-state", "not-configured", "--no-kkt"]);
+    assert!(endpoints.get("kkt").is_none(), "--no-kkt leaves the KKT out: {endpoints}");
     let lm_url = endpoints["local_module"]["url"].as_str().unwrap();
     let r = reqwest::Client::new()
         .post(format!("{lm_url}/api/v2/cis/outCheck"))
