@@ -556,10 +556,12 @@ async fn ofd_and_oism_situations() {
     env.patch_options(json!({"oism":{"answer":true,"timeout_ms":TIMEOUT_MS}})).await;
 
     // The same situations from the fault table (host "oism").
-    let cases: [(FaultKind, u64); 4] = [
+    let cases: [(FaultKind, u64); 6] = [
         (FaultKind::HostDown, 402),
         (FaultKind::Blackhole, 421),
         (FaultKind::server_error(503), 411),
+        (FaultKind::server_error(414), 414),
+        (FaultKind::server_error(424), 424),
         (FaultKind::Latency(Latency::fixed(TIMEOUT_MS + 50)), 421),
     ];
     for (kind, want) in cases {

@@ -152,7 +152,7 @@ impl KktDevice {
         let deadline = later(now, Duration::from_millis(oism.timeout_ms));
         match decision.action {
             Action::Refuse | Action::Reset => return Exchange::Unreachable,
-            Action::Respond { .. } => return Exchange::OfdError,
+            Action::Respond { status, .. } => return Exchange::OfdError { code: status },
             Action::Hang => return Exchange::Silent { deadline },
             Action::Pass | Action::Drip { .. } => {}
         }

@@ -40,7 +40,8 @@
 //! | `latency` | added to the answer's delay (421 beyond the timeout) | ignored |
 //! | `host-down`, `reset` | ОФД unreachable: 402 | not sent, stays in the ФН |
 //! | `blackhole` | ОИСМ silent: 421 after the timeout | not sent |
-//! | `status` (any) | ОФД exchange error: 411 (`driverError.error` `serverNoConnect`, the closest name) | not sent |
+//! | `status` 401–426 | that driver error (so a scenario can raise 414 "operation denied" or 424 "bad server address") | not sent |
+//! | `status` (any other) | ОФД exchange error: 411 (`driverError.error` `serverNoConnect`, the closest name) | not sent |
 //! | `drip` | no effect | no effect |
 //!
 //! # Decisions where the spec is silent
@@ -186,8 +187,9 @@ pub(crate) enum Exchange {
     Silent { deadline: Instant },
     /// The ОФД cannot be reached (402).
     Unreachable,
-    /// The ОФД answered with an error (411).
-    OfdError,
+    /// The ОФД answered with an error: 411, or the driver error 401–426 a `status` fault names (e.g.
+    /// 414 operation denied, 424 bad server address).
+    OfdError { code: u16 },
 }
 
 /// The device side of the ФН's check in progress.
@@ -544,7 +546,7 @@ impl KktDevice {
         let outcome: Option<Option<AtolError>> = match link.exchange {
             Exchange::NoRequest => Some(None),
             Exchange::Unreachable => Some(Some(AtolError::no_connection_with_server())),
-            Exchange::OfdError => Some(Some(AtolError::ofd_exchange())),
+            Exchange::OfdError { code } => Some(Some(exchange_error(code))),
             Exchange::Silent { deadline } if now >= deadline => Some(Some(AtolError::mark_check_timeout())),
             Exchange::Answer { due } if now >= due => None, // computed below
             Exchange::Silent { .. } | Exchange::Answer { .. } => return,
@@ -670,6 +672,17 @@ pub(crate) fn local_iso(unix_ms: i64, offset_s: i32) -> String {
     let sign = if offset_s < 0 { '-' } else { '+' };
     let off = offset_s.unsigned_abs();
     format!("{}{sign}{:02}:{:02}", iso.get(..19).unwrap_or(&iso), off / 3600, off / 60 % 60)
+}
+
+/// The driver error of a failed ОФД exchange: the code a `status` fault names when it is a driver code
+/// (401–426), else 411.
+fn exchange_error(code: u16) -> AtolError {
+    match code {
+        414 => AtolError::marking_operation_denied(),
+        424 => AtolError::bad_server_address(),
+        401..=426 => AtolError::new(code, "ОФД exchange failed (fault)"),
+        _ => AtolError::ofd_exchange(),
+    }
 }
 
 #[cfg(test)]
