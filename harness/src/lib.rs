@@ -3,4 +3,5 @@
 
 pub mod adapter;
 pub mod codes_cli;
+pub mod scenario;
 pub mod serve;

@@ -1,0 +1,338 @@
+//! Semantic checks of a parsed [`Scenario`]: ids, step references, receipt order, world cases,
+//! scanner profiles, fault rules, expectations. Each error points at the part it is about.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use markcert_codes::{groups, Layout};
+use markcert_emulators::world::file::{self, WorldFile};
+
+use super::error::ScenarioError;
+use super::load::locate;
+use super::model::{
+    Assertion, At, CodeRef, Decision, FaultEvent, Feature, ReceiptKind, Scenario, Step, StepRef,
+};
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid { at: locate(self.file, self.text, span.start), message: message.into() }
+    }
+}
+
+/// Case labels of the embedded default world, with the product group of each code.
+fn default_cases() -> &'static HashMap<String, HashSet<u16>> {
+    static CASES: OnceLock<HashMap<String, HashSet<u16>>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        let mut cases: HashMap<String, HashSet<u16>> = HashMap::new();
+        if let Ok(world) = markcert_emulators::world::default::default_world(0) {
+            for code in world.codes() {
+                if let Some(case) = &code.case {
+                    let group = code.code.get(2..16).and_then(|gtin| world.group_of(gtin));
+                    let groups = cases.entry(case.clone()).or_default();
+                    groups.extend(group);
+                }
+            }
+        }
+        cases
+    })
+}
+
+/// Checks a parsed scenario; `text` is its source (for positions), `base_dir` the folder a world
+/// `base` path is relative to (`None`: the path is not opened).
+pub fn validate(s: &Scenario, text: &str, base_dir: Option<&Path>) -> Result<(), ScenarioError> {
+    let cx = Ctx { file: &s.source, text };
+    check_metadata(&cx, s)?;
+    let inline_cases = check_world(&cx, s, base_dir)?;
+    let labels = check_steps(&cx, s, &inline_cases)?;
+    let resolve = |r: &StepRef| -> Option<usize> {
+        match r {
+            StepRef::Number(n) => usize::try_from(*n).ok().filter(|n| (1..=s.steps.len()).contains(n)),
+            StepRef::Label(l) => labels.get(l.as_str()).copied(),
+        }
+    };
+    // Fault timeline.
+    let set_names: HashSet<&str> = s
+        .faults
+        .iter()
+        .filter_map(|f| f.get_ref().set.as_ref().and_then(|r| r.name.as_deref()))
+        .chain(s.steps.iter().filter_map(|st| match st.get_ref() {
+            Step::SetFault { rule, .. } => rule.name.as_deref(),
+            _ => None,
+        }))
+        .collect();
+    for (i, event) in s.faults.iter().enumerate() {
+        let span = event.span();
+        let FaultEvent { at, set, clear } = event.get_ref();
+        let here = format!("fault {}", i + 1);
+        if let At::Step(r) = at {
+            if resolve(r).is_none() {
+                return Err(cx.err(span, format!("{here}: `at` refers to {r}, which does not exist")));
+            }
+        }
+        match (set, clear) {
+            (Some(rule), None) => {
+                rule.validate().map_err(|e| cx.err(span, format!("{here}: bad rule: {e}")))?
+            }
+            (None, Some(name)) if name == "*" || set_names.contains(name.as_str()) => {}
+            (None, Some(name)) => {
+                return Err(
+                    cx.err(span, format!("{here}: `clear` names rule \"{name}\", which no `set` defines"))
+                )
+            }
+            _ => return Err(cx.err(span, format!("{here}: give exactly one of `set` and `clear`"))),
+        }
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        if let Step::ClearFault { name: Some(name), .. } = step.get_ref() {
+            if !set_names.contains(name.as_str()) {
+                return Err(cx.err(
+                    step.span(),
+                    format!("step {}: clear_fault names rule \"{name}\", which no `set` defines", i + 1),
+                ));
+            }
+        }
+        if let Step::Return { of, .. } = step.get_ref() {
+            match resolve(of) {
+                Some(n) if n <= i && matches!(s.steps[n - 1].get_ref(), Step::Scan { .. }) => {}
+                _ => {
+                    return Err(cx.err(
+                        step.span(),
+                        format!("step {}: `of` must refer to an earlier scan step, not {of}", i + 1),
+                    ))
+                }
+            }
+        }
+    }
+    // Assertions.
+    for (i, assertion) in s.asserts.iter().enumerate() {
+        let a: &Assertion = assertion.get_ref();
+        for (r, needs_code) in a.step_refs() {
+            let Some(n) = resolve(r) else {
+                return Err(cx.err(
+                    assertion.span(),
+                    format!("assert {} ({}): refers to {r}, which does not exist", i + 1, a.name()),
+                ));
+            };
+            if needs_code && !s.steps[n - 1].get_ref().carries_code() {
+                return Err(cx.err(
+                    assertion.span(),
+                    format!(
+                        "assert {} ({}): {r} is a {} step; it must be a scan or return step",
+                        i + 1,
+                        a.name(),
+                        s.steps[n - 1].get_ref().name()
+                    ),
+                ));
+            }
+        }
+        if let Assertion::KktFinding { id } = a {
+            if id.trim().is_empty() {
+                return Err(cx.err(assertion.span(), format!("assert {} (kkt_finding): empty id", i + 1)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_metadata(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
+    let id = s.id.get_ref();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err(cx.err(s.id.span(), format!("id \"{id}\": use lowercase letters, digits and `-`")));
+    }
+    if s.title.trim().is_empty() {
+        return Err(cx.err(s.id.span(), "title is empty"));
+    }
+    if s.roles.is_empty() {
+        return Err(cx.err(s.id.span(), "roles is empty"));
+    }
+    if s.features.contains(&Feature::Tspiot) && s.features.contains(&Feature::Direct) {
+        return Err(
+            cx.err(s.id.span(), "features: a scenario runs in one mode, `tspiot` or `direct`, not both")
+        );
+    }
+    if s.steps.is_empty() {
+        return Err(cx.err(s.id.span(), "steps: a scenario needs at least one step"));
+    }
+    Ok(())
+}
+
+/// Builds the inline additions as a world (so their shapes and codes are checked) and returns the
+/// case labels they add.
+fn check_world(
+    cx: &Ctx<'_>,
+    s: &Scenario,
+    base_dir: Option<&Path>,
+) -> Result<HashSet<String>, ScenarioError> {
+    let Some(w) = &s.world else { return Ok(HashSet::new()) };
+    // `toml` keeps no span for a table that may be implicit (`[[world.code]]` alone), so point at the
+    // first line that opens it.
+    let start = text_offset_of_world(cx.text);
+    let span = start..start;
+    if !w.is_default_base() {
+        if w.base.trim().is_empty() {
+            return Err(cx.err(span, "world.base: empty; write \"default\" or a world file path"));
+        }
+        if let Some(dir) = base_dir {
+            let path = dir.join(&w.base);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                cx.err(span.clone(), format!("world.base: cannot read {}: {e}", path.display()))
+            })?;
+            file::load(&text, 0)
+                .map_err(|e| cx.err(span.clone(), format!("world.base {}: {e}", path.display())))?;
+        }
+    }
+    let extra = WorldFile { products: w.products.clone(), codes: w.codes.clone(), ..WorldFile::default() };
+    let mut extra_toml = extra;
+    extra_toml.store_inn = "7701000019".into();
+    file::build(extra_toml, 0).map_err(|e| cx.err(span, format!("world: {e}")))?;
+    Ok(w.codes.iter().filter_map(|c| c.case.clone()).collect())
+}
+
+/// Byte offset of the first line opening `[world]` or one of its sub-tables (0 when none).
+fn text_offset_of_world(text: &str) -> usize {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with("[world") || t.starts_with("[[world") || t.starts_with("world") {
+            return offset + (line.len() - t.len());
+        }
+        offset += line.len();
+    }
+    0
+}
+
+/// Checks each step and the receipt order; returns the step labels (label → step number).
+fn check_steps<'a>(
+    cx: &Ctx<'_>,
+    s: &'a Scenario,
+    inline_cases: &HashSet<String>,
+) -> Result<HashMap<&'a str, usize>, ScenarioError> {
+    let mut labels: HashMap<&str, usize> = HashMap::new();
+    let mut open: Option<(ReceiptKind, usize)> = None;
+    let profiles: HashSet<&str> =
+        markcert_codes::distort::builtin_profiles().iter().map(|p| p.name.as_str()).collect();
+    let default_base = s.world.as_ref().is_none_or(|w| w.is_default_base());
+    for (i, spanned) in s.steps.iter().enumerate() {
+        let n = i + 1;
+        let step = spanned.get_ref();
+        let err = |message: String| cx.err(spanned.span(), format!("step {n} ({}): {message}", step.name()));
+        if let Some(id) = step.id() {
+            if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(err(format!("id \"{id}\": must be non-empty and not start with a digit")));
+            }
+            if let Some(first) = labels.insert(id, n) {
+                return Err(err(format!("duplicate step id \"{id}\" (also step {first})")));
+            }
+        }
+        if let Some(expect) = step.expect() {
+            if expect.decision == Decision::Accepted && expect.reason.is_some() {
+                return Err(err("expect: a reason goes only with decision = \"rejected\"".into()));
+            }
+        }
+        match step {
+            Step::Open { kind, .. } => {
+                if let Some((_, at)) = open {
+                    return Err(err(format!("a receipt is already open (step {at})")));
+                }
+                if *kind == ReceiptKind::Return && !s.features.contains(&Feature::Returns) {
+                    return Err(err("a return receipt needs `returns` in features".into()));
+                }
+                open = Some((*kind, n));
+            }
+            Step::Scan { scanner, .. } | Step::Return { scanner, .. } => {
+                let Some((kind, _)) = open else { return Err(err("no receipt is open".into())) };
+                if matches!(step, Step::Return { .. }) && kind != ReceiptKind::Return {
+                    return Err(err("the open receipt is a sale; open one with kind = \"return\"".into()));
+                }
+                if let Some(p) = scanner {
+                    if !profiles.contains(p.as_str()) {
+                        return Err(err(format!(
+                            "unknown scanner profile \"{p}\" (see `markcert codes profiles`)"
+                        )));
+                    }
+                }
+                if let Step::Scan { code, .. } = step {
+                    check_code_ref(code, default_base, inline_cases).map_err(err)?;
+                }
+                if let Step::Scan { quantity: Some(q), .. } = step {
+                    if !q.is_finite() || *q <= 0.0 {
+                        return Err(err(format!("quantity {q}: must be a positive number")));
+                    }
+                    if q.fract() != 0.0
+                        && !s.features.iter().any(|f| matches!(f, Feature::Fractional | Feature::Weighted))
+                    {
+                        return Err(err(format!(
+                            "quantity {q}: needs `fractional` or `weighted` in features"
+                        )));
+                    }
+                }
+            }
+            Step::Close { .. } | Step::Cancel { .. } => {
+                let Some(_) = open.take() else { return Err(err("no receipt is open".into())) };
+            }
+            Step::AdvanceClock { by, .. } if by.ms == 0 => {
+                return Err(err("by: must be longer than 0".into()))
+            }
+            Step::Wait { duration, .. } if duration.ms == 0 => {
+                return Err(err("for: must be longer than 0".into()))
+            }
+            Step::SetFault { rule, .. } => rule.validate().map_err(|e| err(format!("bad rule: {e}")))?,
+            _ => {}
+        }
+    }
+    if let Some((_, at)) = open {
+        let last = &s.steps[s.steps.len() - 1];
+        return Err(
+            cx.err(last.span(), format!("the receipt opened at step {at} is never closed or cancelled"))
+        );
+    }
+    Ok(labels)
+}
+
+fn check_code_ref(code: &CodeRef, default_base: bool, inline_cases: &HashSet<String>) -> Result<(), String> {
+    let sel = match code {
+        CodeRef::Literal(text) if text.is_empty() => return Err("code: empty literal".into()),
+        CodeRef::Literal(_) => return Ok(()),
+        CodeRef::Case(sel) => sel,
+    };
+    if sel.nth == Some(0) {
+        return Err("code.nth: counts from 1".into());
+    }
+    let group = match &sel.group {
+        Some(g) => Some(groups::by_code(g).ok_or_else(|| {
+            let known: Vec<&str> = groups::all().iter().map(|g| g.code.as_str()).collect();
+            format!("code.group: unknown product group \"{g}\" (known: {})", known.join(", "))
+        })?),
+        None => None,
+    };
+    if let Some(l) = &sel.layout {
+        let layout = Layout::from_name(l).ok_or_else(|| {
+            let known: Vec<&str> = Layout::ALL.iter().map(|l| l.name()).collect();
+            format!("code.layout: unknown layout \"{l}\" (known: {})", known.join(", "))
+        })?;
+        if let Some(g) = group {
+            if !g.layouts.contains(&layout) {
+                return Err(format!("code.layout: group \"{}\" has no codes of layout \"{l}\"", g.code));
+            }
+        }
+    }
+    if inline_cases.contains(&sel.case) || !default_base {
+        return Ok(());
+    }
+    match default_cases().get(&sel.case) {
+        None => Err(format!("code.case: no code of the default world has case \"{}\"", sel.case)),
+        Some(groups) => match group {
+            Some(g) if !groups.contains(&g.id) => {
+                Err(format!("code: the default world has no \"{}\" code in group \"{}\"", sel.case, g.code))
+            }
+            _ => Ok(()),
+        },
+    }
+}
