@@ -421,6 +421,24 @@ pub enum Reason {
     Other,
 }
 
+impl Reason {
+    /// Every reason, in the protocol's order.
+    pub const ALL: [Reason; 12] = [
+        Reason::Format,
+        Reason::NotFound,
+        Reason::NotApplied,
+        Reason::Crypto,
+        Reason::Blocked,
+        Reason::Sold,
+        Reason::NotInCirculation,
+        Reason::Expired,
+        Reason::PriceAboveMrp,
+        Reason::PriceBelowMin,
+        Reason::CheckUnavailable,
+        Reason::Other,
+    ];
+}
+
 /// `item`: the POS's decision on a scan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Item {

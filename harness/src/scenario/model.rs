@@ -527,63 +527,9 @@ impl<'de> Deserialize<'de> for CodeRef {
     }
 }
 
-/// Decision of the POS on an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// The item is in the receipt.
-    Accepted,
-    /// The item was refused.
-    Rejected,
-}
-
-/// Why an item was refused: the adapter protocol's fixed vocabulary (the spec's ban cases).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// The scan is not a valid marking code.
-    Format,
-    /// Unknown code.
-    NotFound,
-    /// Emitted but not applied.
-    NotApplied,
-    /// Crypto tail check failed.
-    Crypto,
-    /// Blocked by a control body.
-    Blocked,
-    /// Already sold.
-    Sold,
-    /// Not in circulation (withdrawn, not introduced, …).
-    NotInCirculation,
-    /// Past its expiry date.
-    Expired,
-    /// Price above the maximum retail price.
-    PriceAboveMrp,
-    /// Price below the minimum price.
-    PriceBelowMin,
-    /// The check could not be made.
-    CheckUnavailable,
-    /// Anything else.
-    Other,
-}
-
-impl Reason {
-    /// Every reason, in the protocol's order.
-    pub const ALL: [Reason; 12] = [
-        Reason::Format,
-        Reason::NotFound,
-        Reason::NotApplied,
-        Reason::Crypto,
-        Reason::Blocked,
-        Reason::Sold,
-        Reason::NotInCirculation,
-        Reason::Expired,
-        Reason::PriceAboveMrp,
-        Reason::PriceBelowMin,
-        Reason::CheckUnavailable,
-        Reason::Other,
-    ];
-}
+/// The POS's decision on an item and the reason vocabulary are the adapter protocol's own (one list
+/// for what a SUT may answer and what a scenario may expect).
+pub use crate::adapter::protocol::{Decision, Reason};
 
 /// What a step must produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
