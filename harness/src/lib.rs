@@ -4,4 +4,5 @@
 pub mod adapter;
 pub mod codes_cli;
 pub mod scenario;
+pub mod scenarios_cli;
 pub mod serve;

@@ -23,6 +23,26 @@ enum Command {
     Codes(CodesCommand),
     /// Start the emulators on loopback and run until Ctrl+C / SIGTERM.
     Serve(ServeArgs),
+    /// Scenarios: list the embedded suite, show one, check files.
+    #[command(subcommand)]
+    Scenarios(ScenariosCommand),
+}
+
+#[derive(Subcommand)]
+enum ScenariosCommand {
+    /// List the embedded suite: id, level, required features, title.
+    List,
+    /// Print one scenario (an embedded id or a file) as the harness reads it, as JSON.
+    Show {
+        /// Embedded scenario id, or a path to a scenario file.
+        scenario: String,
+    },
+    /// Load and validate scenario files; exit status 1 when any is invalid.
+    Check {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -277,6 +297,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Codes(CodesCommand::Profiles) => {
             codes_cli::run_profiles(&mut out)?;
             ExitCode::SUCCESS
+        }
+        Command::Scenarios(ScenariosCommand::List) => {
+            markcert::scenarios_cli::run_list(&mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Scenarios(ScenariosCommand::Show { scenario }) => {
+            markcert::scenarios_cli::run_show(&scenario, &mut out)?;
+            ExitCode::SUCCESS
+        }
+        Command::Scenarios(ScenariosCommand::Check { files }) => {
+            if markcert::scenarios_cli::run_check(&files, &mut out)? == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
     };
     out.flush().context("writing output")?;
