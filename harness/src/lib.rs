@@ -3,6 +3,8 @@
 
 pub mod adapter;
 pub mod codes_cli;
+pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod scenarios_cli;
 pub mod serve;

@@ -26,6 +26,33 @@ enum Command {
     /// Scenarios: list the embedded suite, show one, check files.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// Run the embedded scenario suite against a system under test and give a verdict per scenario.
+    Certify(CertifyArgs),
+}
+
+#[derive(Args)]
+struct CertifyArgs {
+    /// The SUT as a command line (stdio transport; one process per scenario).
+    #[arg(long, conflicts_with = "sut_url")]
+    sut: Option<String>,
+    /// The SUT as a URL each message is POSTed to (HTTP transport).
+    #[arg(long)]
+    sut_url: Option<String>,
+    /// Run only scenarios whose id matches this glob (`*` matches anything).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Write the JSON report (schema markcert-report/1) here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Seed for everything random (scanner distortions).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Step timeout in seconds (every reply after the first).
+    #[arg(long, default_value_t = 5.0)]
+    step_timeout: f64,
+    /// Start-up timeout in seconds (the reply to `init`).
+    #[arg(long, default_value_t = 10.0)]
+    startup_timeout: f64,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +324,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Codes(CodesCommand::Profiles) => {
             codes_cli::run_profiles(&mut out)?;
             ExitCode::SUCCESS
+        }
+        Command::Certify(a) => {
+            use markcert::runner::certify::{certify, CertifyOptions};
+            let secs = |name: &str, v: f64| {
+                std::time::Duration::try_from_secs_f64(v)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .with_context(|| format!("{name}: a positive number of seconds"))
+            };
+            let opts = CertifyOptions {
+                sut: match (a.sut, a.sut_url) {
+                    (Some(c), _) => Some(markcert::runner::Sut::Command(c)),
+                    (None, Some(u)) => Some(markcert::runner::Sut::Url(u)),
+                    (None, None) => None,
+                },
+                filter: a.filter,
+                json: a.json,
+                seed: a.seed,
+                timeouts: markcert::adapter::Timeouts {
+                    startup: secs("--startup-timeout", a.startup_timeout)?,
+                    step: secs("--step-timeout", a.step_timeout)?,
+                },
+            };
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            match rt.block_on(certify(&opts, &mut out)) {
+                Ok(code) => ExitCode::from(code as u8),
+                Err(e) => {
+                    out.flush().context("writing output")?;
+                    eprintln!("markcert certify: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
         }
         Command::Scenarios(ScenariosCommand::List) => {
             markcert::scenarios_cli::run_list(&mut out)?;

@@ -1,0 +1,255 @@
+//! The runner: executes scenarios against a system under test and gives each a verdict.
+//!
+//! For every scenario [`run_scenario`] starts a fresh, isolated emulator [`Stack`] (own ports,
+//! world, trace and clock; the default world plus the scenario's inline additions, or a world file),
+//! spawns a fresh SUT (stdio: one process per scenario) or reuses the HTTP SUT, drives it through
+//! the steps ([`lane`]), checks the assertions it knows and returns a [`ScenarioResult`]
+//! ([`verdict`]). [`run_suite`] runs scenarios sequentially (parallel `--jobs` is not built yet).
+//! Code references become concrete codes in [`resolve`].
+
+pub mod certify;
+pub mod lane;
+pub mod resolve;
+pub mod verdict;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use markcert_emulators::clock::WorldClock;
+use markcert_emulators::stack::{Stack, StackOptions};
+use markcert_emulators::trace::Trace;
+use markcert_emulators::world::{default::default_world, file, World};
+
+use crate::adapter::protocol::Shutdown;
+use crate::adapter::{Adapter, AdapterClient, HttpAdapter, Request, StdioAdapter, StdioOptions, Timeouts};
+use crate::scenario::{Scenario, WorldSpec};
+
+use verdict::Verdict;
+pub use verdict::{Failure, Outcome, ScenarioResult, Summary};
+
+/// Where the SUT is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sut {
+    /// A command line started once per scenario (stdio transport).
+    Command(String),
+    /// A URL each message is POSTed to (HTTP transport).
+    Url(String),
+}
+
+impl Sut {
+    /// How the reports name the SUT.
+    pub fn describe(&self) -> String {
+        match self {
+            Sut::Command(c) => format!("stdio: {c}"),
+            Sut::Url(u) => format!("http: {u}"),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The SUT.
+    pub sut: Sut,
+    /// Start-up and step time limits.
+    pub timeouts: Timeouts,
+    /// Seed for everything random (scanner distortions).
+    pub seed: u64,
+    /// Cap on real-time `wait` steps (never above [`lane::MAX_WAIT`]).
+    pub max_wait: Duration,
+}
+
+impl RunOptions {
+    /// Defaults for `sut`: default timeouts, seed 1, waits up to 60 s.
+    pub fn new(sut: Sut) -> Self {
+        RunOptions { sut, timeouts: Timeouts::default(), seed: 1, max_wait: lane::MAX_WAIT }
+    }
+}
+
+/// Harness-side errors while preparing or running a scenario (they become `error` outcomes).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario's world could not be built.
+    #[error("world: {0}")]
+    World(String),
+    /// The emulators could not start.
+    #[error("the emulators could not start: {0}")]
+    Stack(#[from] markcert_emulators::stack::StackError),
+    /// A code reference or scanner profile could not be resolved.
+    #[error("{0}")]
+    Resolve(String),
+}
+
+/// Whether `id` matches a `*` glob (`*` matches any run of characters, everything else itself).
+pub fn glob_match(pattern: &str, id: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == id;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !id.starts_with(first) || id.len() < first.len() + last.len() || !id.ends_with(last) {
+        return false;
+    }
+    let mut rest = &id[first.len()..id.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(pos) => rest = &rest[pos + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Builds the scenario's world: the base (default, or a world file next to the scenario file) plus
+/// the inline products and codes.
+pub fn build_world(s: &Scenario, now_ms: i64) -> Result<World, RunError> {
+    let spec =
+        s.world.clone().unwrap_or_else(|| WorldSpec { base: "default".into(), ..WorldSpec::default() });
+    let mut world = if spec.is_default_base() {
+        default_world(now_ms).map_err(|e| RunError::World(e.to_string()))?
+    } else {
+        let dir = Path::new(&s.source).parent().unwrap_or(Path::new("."));
+        let path = dir.join(&spec.base);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| RunError::World(format!("cannot read {}: {e}", path.display())))?;
+        file::load(&text, now_ms).map_err(|e| RunError::World(format!("{}: {e}", path.display())))?
+    };
+    if spec.products.is_empty() && spec.codes.is_empty() {
+        return Ok(world);
+    }
+    let extra = file::WorldFile {
+        store_inn: world.store_inn.clone(),
+        products: spec.products,
+        codes: spec.codes,
+        ..file::WorldFile::default()
+    };
+    let extra = file::build(extra, now_ms).map_err(|e| RunError::World(format!("inline world: {e}")))?;
+    for p in extra.products() {
+        world
+            .add_product(p.clone())
+            .map_err(|e| RunError::World(format!("inline product {}: {e}", p.gtin)))?;
+    }
+    for c in extra.codes() {
+        world.add_code(c.clone()).map_err(|e| RunError::World(format!("inline code: {e}")))?;
+    }
+    Ok(world)
+}
+
+async fn start_sut(opts: &RunOptions) -> Result<Adapter, crate::adapter::ProtocolViolation> {
+    match &opts.sut {
+        Sut::Command(cmd) => {
+            let o = StdioOptions { timeouts: opts.timeouts, ..StdioOptions::default() };
+            Ok(Adapter::Stdio(StdioAdapter::spawn_command_line(cmd, o).await?))
+        }
+        Sut::Url(url) => Ok(Adapter::Http(HttpAdapter::new(url.clone(), opts.timeouts)?)),
+    }
+}
+
+/// Runs one scenario on a fresh stack and a fresh SUT.
+pub async fn run_scenario(s: &Scenario, opts: &RunOptions) -> ScenarioResult {
+    let started = Instant::now();
+    let mut verdict = Verdict::default();
+    let mut stderr_tail = Vec::new();
+    run_inner(s, opts, &mut verdict, &mut stderr_tail).await;
+    let outcome = verdict.outcome(s.level);
+    if outcome != Outcome::Error {
+        stderr_tail.clear();
+    }
+    ScenarioResult {
+        id: s.id.get_ref().clone(),
+        outcome,
+        level: s.level,
+        failures: verdict.into_failures(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        stderr_tail,
+    }
+}
+
+async fn run_inner(s: &Scenario, opts: &RunOptions, verdict: &mut Verdict, stderr_tail: &mut Vec<String>) {
+    let clock = WorldClock::real();
+    let world = match build_world(s, clock.now_ms()) {
+        Ok(w) => w,
+        Err(e) => return verdict.error(None, format!("setup: {e}")),
+    };
+    let trace = Trace::in_memory(100_000);
+    let stack = match Stack::start(world, clock, trace, StackOptions::default()).await {
+        Ok(st) => st,
+        Err(e) => return verdict.error(None, format!("setup: {}", RunError::from(e))),
+    };
+    let mut sut = match start_sut(opts).await {
+        Ok(a) => a,
+        Err(v) => {
+            *stderr_tail = v.stderr_tail.clone();
+            verdict.error(None, v.to_string());
+            stack.shutdown().await;
+            return;
+        }
+    };
+    let result = {
+        let mut lane = lane::Lane::new(s, &stack, opts, verdict);
+        let r = lane.run(&mut sut).await;
+        if r.is_ok() {
+            lane.check_assertions();
+        }
+        r
+    };
+    let violated = match result {
+        Ok(()) => false,
+        Err(lane::Stop::Skip(why)) => {
+            verdict.skipped = Some(why);
+            false
+        }
+        Err(lane::Stop::Harness(why)) => {
+            verdict.error(None, why);
+            false
+        }
+        Err(lane::Stop::Violation(v)) => {
+            verdict.error(None, v.to_string());
+            *stderr_tail = v.stderr_tail.clone();
+            true
+        }
+    };
+    if !violated {
+        // Best effort: a SUT that mishandles shutdown does not change the verdict.
+        let _ = sut.request(Request::Shutdown(Shutdown {})).await;
+    }
+    let tail = sut.stderr_tail();
+    if let Adapter::Stdio(stdio) = sut {
+        let _ = stdio.finish(Duration::from_secs(2)).await;
+    }
+    if stderr_tail.is_empty() {
+        *stderr_tail = tail;
+    }
+    stack.shutdown().await;
+}
+
+/// Runs `scenarios` one after the other; `progress` is called after each with its result.
+pub async fn run_suite(
+    scenarios: &[Scenario],
+    opts: &RunOptions,
+    mut progress: impl FnMut(&ScenarioResult),
+) -> Vec<ScenarioResult> {
+    let mut out = Vec::with_capacity(scenarios.len());
+    for s in scenarios {
+        let r = run_scenario(s, opts).await;
+        progress(&r);
+        out.push(r);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_whole_ids() {
+        assert!(glob_match("*", "sale-normal"));
+        assert!(glob_match("sale-*", "sale-normal"));
+        assert!(glob_match("*-milk", "expired-milk"));
+        assert!(glob_match("e*d*k", "expired-milk"));
+        assert!(!glob_match("sale", "sale-normal"));
+        assert!(!glob_match("*-milk", "sale-normal"));
+        assert!(!glob_match("a*a", "a"));
+    }
+}
