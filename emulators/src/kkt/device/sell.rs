@@ -439,7 +439,7 @@ impl KktDevice {
         let operator = task.operator.as_ref();
         let mut receipt = Receipt {
             header: DocumentHeader {
-                number: st.fn_m.last_document_number().wrapping_add(1).max(1),
+                number: st.fn_m.peek_next_document_number(),
                 local_time,
                 fn_serial: reg.fn_serial.clone(),
                 kkt_reg_number: reg.kkt_reg_number.clone(),

@@ -56,7 +56,7 @@ impl KktDevice {
         let reg = st.fn_m.registration().clone();
         let mut report = ShiftReport {
             header: DocumentHeader {
-                number: st.fn_m.last_document_number().wrapping_add(1).max(1),
+                number: st.fn_m.peek_next_document_number(),
                 local_time: self.local_time(st),
                 fn_serial: reg.fn_serial.clone(),
                 kkt_reg_number: reg.kkt_reg_number.clone(),

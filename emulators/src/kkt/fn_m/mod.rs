@@ -556,8 +556,14 @@ impl FiscalAccumulator {
 
     /// The next fiscal document number (1040); the first is 1.
     pub fn next_document_number(&mut self) -> u32 {
-        self.last_document = self.last_document.wrapping_add(1).max(1);
+        self.last_document = self.peek_next_document_number();
         self.last_document
+    }
+
+    /// The number [`Self::next_document_number`] will give, without taking it (for a document that
+    /// may still be refused).
+    pub fn peek_next_document_number(&self) -> u32 {
+        self.last_document.wrapping_add(1).max(1)
     }
 
     /// The last fiscal document number given (0 before the first).
