@@ -138,7 +138,7 @@ struct HostState {
 
 const V4: &str = "/api/v4/true-api";
 /// The check endpoint of a CDN host.
-const CODES_CHECK_PATH: &str = "/api/v4/true-api/codes/check";
+pub const CODES_CHECK_PATH: &str = "/api/v4/true-api/codes/check";
 
 /// Start the discovery host and `cdn_hosts` CDN hosts on `bind_ip` (ephemeral ports).
 pub async fn spawn(

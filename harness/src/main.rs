@@ -32,18 +32,38 @@ enum Command {
 
 #[derive(Args)]
 struct CertifyArgs {
-    /// The SUT as a command line (stdio transport; one process per scenario).
+    /// The SUT as a command line (stdio transport; one process per scenario). Without --sut and
+    /// --sut-url the built-in reference POS is certified.
     #[arg(long, conflicts_with = "sut_url")]
     sut: Option<String>,
     /// The SUT as a URL each message is POSTed to (HTTP transport).
     #[arg(long)]
     sut_url: Option<String>,
+    /// Scenario folder (every *.toml in it) instead of the embedded suite.
+    #[arg(long)]
+    suite: Option<std::path::PathBuf>,
     /// Run only scenarios whose id matches this glob (`*` matches anything).
     #[arg(long)]
     filter: Option<String>,
+    /// Scenarios run at once, each on its own emulators and SUT process (default: the number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Write the JSON report (schema markcert-report/1) here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Write the JUnit XML report here.
+    #[arg(long)]
+    junit: Option<std::path::PathBuf>,
+    /// The run folder (reports, and per scenario its trace, KKT documents and SUT stderr); default
+    /// markcert-runs/<timestamp>/ with a markcert-runs/latest link.
+    #[arg(long, conflicts_with = "no_report_dir")]
+    report_dir: Option<std::path::PathBuf>,
+    /// Leave no run folder.
+    #[arg(long)]
+    no_report_dir: bool,
+    /// Cases known to fail, one `GLOB REASON` per line: they do not fail the run, but one that passes does.
+    #[arg(long)]
+    known_failing: Option<std::path::PathBuf>,
     /// Seed for everything random (scanner distortions).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -53,6 +73,9 @@ struct CertifyArgs {
     /// Start-up timeout in seconds (the reply to `init`).
     #[arg(long, default_value_t = 10.0)]
     startup_timeout: f64,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
 }
 
 #[derive(Subcommand)]
@@ -326,26 +349,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
         Command::Certify(a) => {
-            use markcert::runner::certify::{certify, CertifyOptions};
+            use markcert::runner::certify::{certify, CertifyOptions, ReportDir};
+            use markcert::runner::Sut;
             let secs = |name: &str, v: f64| {
                 std::time::Duration::try_from_secs_f64(v)
                     .ok()
                     .filter(|d| !d.is_zero())
                     .with_context(|| format!("{name}: a positive number of seconds"))
             };
-            let opts = CertifyOptions {
-                sut: match (a.sut, a.sut_url) {
-                    (Some(c), _) => Some(markcert::runner::Sut::Command(c)),
-                    (None, Some(u)) => Some(markcert::runner::Sut::Url(u)),
-                    (None, None) => None,
+            let sut = match (a.sut, a.sut_url) {
+                (Some(c), _) => Sut::Command(c),
+                (None, Some(u)) => Sut::Url(u),
+                (None, None) => Sut::Program {
+                    program: std::env::current_exe().context("locating the markcert binary")?,
+                    args: vec!["reference-pos".into()],
+                    label: "markcert reference-pos (built-in reference POS)".into(),
                 },
+            };
+            let opts = CertifyOptions {
+                suite: a.suite,
                 filter: a.filter,
+                jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 json: a.json,
+                junit: a.junit,
+                report_dir: match (a.report_dir, a.no_report_dir) {
+                    (_, true) => ReportDir::Off,
+                    (Some(d), false) => ReportDir::At(d),
+                    (None, false) => ReportDir::default(),
+                },
+                known_failing: a.known_failing,
                 seed: a.seed,
                 timeouts: markcert::adapter::Timeouts {
                     startup: secs("--startup-timeout", a.startup_timeout)?,
                     step: secs("--step-timeout", a.step_timeout)?,
                 },
+                progress: !a.no_progress,
+                ..CertifyOptions::new(sut)
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             match rt.block_on(certify(&opts, &mut out)) {

@@ -1,7 +1,9 @@
-//! Reports of a run: the terminal summary ([`terminal_line`], [`terminal_totals`]) and the
-//! versioned JSON report ([`json`]). JUnit and the per-run folder are not built yet.
+//! Reports of a run: the terminal summary ([`terminal_line`], [`terminal_totals`]), the versioned
+//! JSON report ([`json`]), the JUnit XML report ([`junit`]) and the per-run folder ([`folder`]).
 
+pub mod folder;
 pub mod json;
+pub mod junit;
 
 use crate::runner::{ScenarioResult, Summary};
 
@@ -23,6 +25,9 @@ pub fn terminal_line(r: &ScenarioResult) -> String {
             line.push_str(&format!(" [+{} more]", r.failures.len() - 1));
         }
     }
+    if let Some(reason) = &r.known_failing {
+        line.push_str(&format!(" [known failing: {reason}]"));
+    }
     line
 }
 
@@ -30,12 +35,13 @@ pub fn terminal_line(r: &ScenarioResult) -> String {
 pub fn terminal_totals(results: &[ScenarioResult]) -> String {
     let s = Summary::of(results);
     format!(
-        "{} scenario(s): {} pass, {} fail, {} warn, {} skip, {} error",
+        "{} scenario(s): {} pass, {} fail, {} warn, {} skip, {} error{}",
         results.len(),
         s.pass,
         s.fail,
         s.warn,
         s.skip,
-        s.error
+        s.error,
+        if s.known_failing > 0 { format!(", {} known failing", s.known_failing) } else { String::new() }
     )
 }

@@ -13,9 +13,10 @@ use markcert_emulators::faults::RuleId;
 use markcert_emulators::ffd::Document;
 use markcert_emulators::kkt::device::DocumentQuery;
 use markcert_emulators::stack::Stack;
-use markcert_emulators::trace::TraceFilter;
-use markcert_emulators::world::{identity, World};
+use markcert_emulators::world::World;
 
+use super::assertions::{Judge, Judged};
+use super::record::{self, events_after, excerpt, RunRecord, StepSpan};
 use super::resolve::{base64, product_for, resolve_code, scan_bytes};
 use super::verdict::{Failure, FailureKind, Verdict};
 use super::RunOptions;
@@ -24,9 +25,7 @@ use crate::adapter::protocol::{
     ReceiptKind as WireKind, ReplyBody, Request, Role, Scan, PROTOCOL_VERSION,
 };
 use crate::adapter::{Adapter, AdapterClient, ProtocolViolation};
-use crate::scenario::{
-    Assertion, At, Decision, Expect, Feature, Payment, ReceiptKind, Scenario, Step, StepRef,
-};
+use crate::scenario::{At, Decision, Expect, Feature, Payment, ReceiptKind, Scenario, Step, StepRef};
 
 /// The lane id given to the SUT.
 pub const LANE_ID: &str = "lane-1";
@@ -42,10 +41,10 @@ pub(crate) struct Lane<'a> {
     verdict: &'a mut Verdict,
     /// World time at the start of the scenario.
     start_ms: i64,
-    /// Code resolved by each scan / return step (by step number).
-    codes: HashMap<usize, (String, Option<u64>)>,
-    /// World time when each step ended (by step number).
-    step_end_ms: HashMap<usize, i64>,
+    /// Codes sent and where each step sits in the trace and the KKT journal.
+    pub(crate) record: RunRecord,
+    /// The KKT journal's last document seq seen.
+    docs_seen: u64,
     /// Fault rules installed, by name.
     rules: HashMap<String, RuleId>,
     /// Timeline entries already applied.
@@ -77,8 +76,8 @@ impl<'a> Lane<'a> {
             opts,
             verdict,
             start_ms: stack.clock.now_ms(),
-            codes: HashMap::new(),
-            step_end_ms: HashMap::new(),
+            record: RunRecord::default(),
+            docs_seen: 0,
             rules: HashMap::new(),
             applied: vec![false; scenario.faults.len()],
             receipt_total: 0,
@@ -131,8 +130,23 @@ impl<'a> Lane<'a> {
         for (i, step) in self.scenario.steps.iter().enumerate() {
             let n = i + 1;
             self.apply_timeline(Some(n))?;
-            self.step(sut, n, step.get_ref()).await?;
-            self.step_end_ms.insert(n, self.stack.clock.now_ms());
+            self.docs_seen = record::docs_last(self.stack, self.docs_seen);
+            let before = StepSpan {
+                trace_before: record::trace_last(self.stack),
+                docs_before: self.docs_seen,
+                ..StepSpan::default()
+            };
+            self.record.spans.insert(n, before);
+            let misses_before = self.verdict.failures.len();
+            let result = self.step(sut, n, step.get_ref()).await;
+            let span = StepSpan {
+                trace_after: record::trace_last(self.stack),
+                world_end_ms: self.stack.clock.now_ms(),
+                ..before
+            };
+            self.record.spans.insert(n, span);
+            self.attach_excerpts(misses_before, span);
+            result?;
         }
         self.apply_timeline(None)?;
         Ok(())
@@ -215,16 +229,17 @@ impl<'a> Lane<'a> {
             }
             Step::Scan { code, scanner, price_kopecks, quantity, expect, .. } => {
                 let code = resolve_code(&self.world(), code).map_err(|e| Stop::Harness(e.to_string()))?;
-                self.codes.insert(n, (code.clone(), *price_kopecks));
+                self.record.codes.insert(n, (code.clone(), *price_kopecks));
                 self.scan(sut, n, &code, scanner.as_deref(), *price_kopecks, quantity.unwrap_or(1.0), expect)
                     .await?;
             }
             Step::Return { of, scanner, expect, .. } => {
-                let Some((code, price)) = self.step_number(of).and_then(|s| self.codes.get(&s)).cloned()
+                let Some((code, price)) =
+                    self.step_number(of).and_then(|s| self.record.codes.get(&s)).cloned()
                 else {
                     return Err(Stop::Harness(format!("return: {of} has no scanned code")));
                 };
-                self.codes.insert(n, (code.clone(), price));
+                self.record.codes.insert(n, (code.clone(), price));
                 self.scan(sut, n, &code, scanner.as_deref(), price, 1.0, expect).await?;
             }
             Step::Close { payment, expect, .. } => {
@@ -300,7 +315,13 @@ impl<'a> Lane<'a> {
             if !ok {
                 self.verdict.push(
                     FailureKind::Missed,
-                    Failure { step: Some(n), expected: expect_text(expect), actual, message },
+                    Failure {
+                        step: Some(n),
+                        expected: expect_text(expect),
+                        actual,
+                        message,
+                        trace: Vec::new(),
+                    },
                 );
             }
         }
@@ -317,6 +338,7 @@ impl<'a> Lane<'a> {
                     expected: want.into(),
                     actual: format!("error {}", e.code),
                     message: e.text.clone(),
+                    trace: Vec::new(),
                 },
             );
         }
@@ -352,7 +374,10 @@ impl<'a> Lane<'a> {
                 Decision::Accepted => "accepted (receipt closed with a fiscal document)".to_string(),
                 Decision::Rejected => "rejected".to_string(),
             };
-            self.verdict.push(FailureKind::Missed, Failure { step: Some(n), expected, actual, message });
+            self.verdict.push(
+                FailureKind::Missed,
+                Failure { step: Some(n), expected, actual, message, trace: Vec::new() },
+            );
         }
     }
 
@@ -366,129 +391,48 @@ impl<'a> Lane<'a> {
         }))
     }
 
-    /// Evaluates the assertions; ones not implemented yet are recorded as unchecked.
-    pub(crate) fn check_assertions(&mut self) {
-        for a in &self.scenario.asserts {
-            let a = a.get_ref();
-            let name = a.name();
-            let miss = |message: String| Failure {
-                step: None,
-                expected: name.to_string(),
-                actual: "does not hold".into(),
-                message,
-            };
-            match a {
-                Assertion::NoKktFindings {} => match &self.stack.kkt {
-                    None => self.verdict.error(None, "no_kkt_findings: this run has no KKT"),
-                    Some(kkt) => {
-                        let findings = kkt.findings();
-                        if !findings.is_empty() {
-                            let list: Vec<String> = findings
-                                .iter()
-                                .map(|(seq, f)| format!("{} (document {seq}): {}", f.id, f.message))
-                                .collect();
-                            self.verdict.push(FailureKind::Missed, miss(list.join("; ")));
-                        }
-                    }
-                },
-                Assertion::KktFinding { id } => match &self.stack.kkt {
-                    None => self.verdict.error(None, "kkt_finding: this run has no KKT"),
-                    Some(kkt) => {
-                        if !kkt.findings().iter().any(|(_, f)| f.id == id.as_str()) {
-                            self.verdict
-                                .push(FailureKind::Missed, miss(format!("the KKT reported no finding {id}")));
-                        }
-                    }
-                },
-                Assertion::CodeNotInAnyReceipt { step } => {
-                    let Some((code, _)) = self.step_number(step).and_then(|s| self.codes.get(&s)).cloned()
-                    else {
-                        self.verdict.error(None, format!("{name}: {step} did not run"));
-                        continue;
-                    };
-                    let Some(kkt) = &self.stack.kkt else {
-                        self.verdict.error(None, format!("{name}: this run has no KKT"));
-                        continue;
-                    };
-                    let ki = identity(&code).unwrap_or_else(|| code.clone());
-                    let q = DocumentQuery { kind: Some("receipt".into()), ..DocumentQuery::default() };
-                    let hit = kkt.documents(&q).into_iter().find_map(|d| match &d.document {
-                        Document::Receipt(r) => r
-                            .items
-                            .iter()
-                            .any(|it| {
-                                it.marking.as_ref().is_some_and(|m| {
-                                    identity(&m.code).unwrap_or_else(|| m.code.clone()) == ki
-                                })
-                            })
-                            .then_some(r.header.number),
-                        _ => None,
-                    });
-                    if let Some(fdn) = hit {
-                        self.verdict.push(
-                            FailureKind::Missed,
-                            miss(format!(
-                                "the code of {step} is an item of receipt #{fdn}: {}",
-                                printable(&code)
-                            )),
-                        );
-                    }
-                }
-                Assertion::NoCalls { host, endpoint, window, after_step } => {
-                    let Some(from) =
-                        self.step_number(after_step).and_then(|s| self.step_end_ms.get(&s)).copied()
-                    else {
-                        self.verdict.error(None, format!("{name}: {after_step} did not run"));
-                        continue;
-                    };
-                    let to = from.saturating_add(i64::try_from(window.ms).unwrap_or(i64::MAX));
-                    let filter = TraceFilter {
-                        component: Some(host.clone()),
-                        path: endpoint.clone(),
-                        ..TraceFilter::default()
-                    };
-                    let calls: Vec<_> = self
-                        .stack
-                        .trace
-                        .events(&filter)
-                        .into_iter()
-                        .filter(|e| e.world_ms >= from && e.world_ms <= to)
-                        .collect();
-                    if let Some(first) = calls.first() {
-                        self.verdict.push(
-                            FailureKind::Missed,
-                            miss(format!(
-                                "{} call(s) reached {host} within {window} after {after_step}; first: {} {} (trace #{})",
-                                calls.len(),
-                                first.method.as_str(),
-                                first.path.as_str(),
-                                first.seq
-                            )),
-                        );
-                    }
-                }
-                Assertion::CheckBeforeSell { .. }
-                | Assertion::Receipt1265MatchesCheck { .. }
-                | Assertion::Receipt1265Contains { .. }
-                | Assertion::No1260 { .. } => {
-                    self.verdict.push(
-                        FailureKind::Unchecked,
-                        Failure {
-                            step: None,
-                            expected: name.to_string(),
-                            actual: "not checked".into(),
-                            message: format!("assertion {name} not implemented yet"),
-                        },
-                    );
-                }
+    /// Quotes the trace of step `span` next to the failures recorded since `from` that have none.
+    fn attach_excerpts(&mut self, from: usize, span: StepSpan) {
+        if self.verdict.failures.len() <= from {
+            return;
+        }
+        let events: Vec<_> = events_after(self.stack, span.trace_before)
+            .into_iter()
+            .take_while(|e| e.seq <= span.trace_after)
+            .collect();
+        let lines = excerpt(&events, self.start_ms);
+        for (_, f) in &mut self.verdict.failures[from..] {
+            if f.trace.is_empty() {
+                f.trace = lines.clone();
             }
         }
     }
-}
 
-/// A code with ⟨GS⟩ shown as `\u001d`.
-fn printable(code: &str) -> String {
-    code.replace('\u{1d}', "\\u001d")
+    /// Judges every `[[assert]]` table.
+    pub(crate) fn check_assertions(&mut self) {
+        let judge = Judge { stack: self.stack, record: &self.record, start_ms: self.start_ms };
+        let mut results = Vec::new();
+        for a in &self.scenario.asserts {
+            let a = a.get_ref();
+            results.push((a.name(), judge.judge(a, |r| self.step_number(r))));
+        }
+        for (name, judged) in results {
+            match judged {
+                Judged::Holds => {}
+                Judged::Misses { message, trace } => self.verdict.push(
+                    FailureKind::Missed,
+                    Failure {
+                        step: None,
+                        expected: name.to_string(),
+                        actual: "does not hold".into(),
+                        message,
+                        trace,
+                    },
+                ),
+                Judged::Error(why) => self.verdict.error(None, format!("{name}: {why}")),
+            }
+        }
+    }
 }
 
 fn expect_text(e: &Expect) -> String {

@@ -3,16 +3,21 @@
 //! For every scenario [`run_scenario`] starts a fresh, isolated emulator [`Stack`] (own ports,
 //! world, trace and clock; the default world plus the scenario's inline additions, or a world file),
 //! spawns a fresh SUT (stdio: one process per scenario) or reuses the HTTP SUT, drives it through
-//! the steps ([`lane`]), checks the assertions it knows and returns a [`ScenarioResult`]
-//! ([`verdict`]). [`run_suite`] runs scenarios sequentially (parallel `--jobs` is not built yet).
-//! Code references become concrete codes in [`resolve`].
+//! the steps ([`lane`]), judges the assertions ([`assertions`], over the [`record`] of the run) and
+//! returns a [`ScenarioResult`] ([`verdict`]); with a run folder it leaves the scenario's trace, KKT
+//! documents and SUT stderr there. [`run_suite`] runs up to `jobs` scenarios at once and returns the
+//! results in suite order. Code references become concrete codes in [`resolve`];
+//! [`known_failing`] excuses listed cases.
 
+pub(crate) mod assertions;
 pub mod certify;
+pub mod known_failing;
 pub mod lane;
+pub mod record;
 pub mod resolve;
 pub mod verdict;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use markcert_emulators::clock::WorldClock;
@@ -32,6 +37,15 @@ pub use verdict::{Failure, Outcome, ScenarioResult, Summary};
 pub enum Sut {
     /// A command line started once per scenario (stdio transport).
     Command(String),
+    /// A program and its arguments started once per scenario (stdio transport; no splitting).
+    Program {
+        /// The executable.
+        program: std::path::PathBuf,
+        /// Its arguments.
+        args: Vec<String>,
+        /// How the reports name it.
+        label: String,
+    },
     /// A URL each message is POSTed to (HTTP transport).
     Url(String),
 }
@@ -41,6 +55,7 @@ impl Sut {
     pub fn describe(&self) -> String {
         match self {
             Sut::Command(c) => format!("stdio: {c}"),
+            Sut::Program { label, .. } => format!("stdio: {label}"),
             Sut::Url(u) => format!("http: {u}"),
         }
     }
@@ -57,12 +72,23 @@ pub struct RunOptions {
     pub seed: u64,
     /// Cap on real-time `wait` steps (never above [`lane::MAX_WAIT`]).
     pub max_wait: Duration,
+    /// Scenarios run at once (at least 1).
+    pub jobs: usize,
+    /// The run folder, if the run leaves its evidence on disk.
+    pub run_folder: Option<crate::report::folder::RunFolder>,
 }
 
 impl RunOptions {
     /// Defaults for `sut`: default timeouts, seed 1, waits up to 60 s.
     pub fn new(sut: Sut) -> Self {
-        RunOptions { sut, timeouts: Timeouts::default(), seed: 1, max_wait: lane::MAX_WAIT }
+        RunOptions {
+            sut,
+            timeouts: Timeouts::default(),
+            seed: 1,
+            max_wait: lane::MAX_WAIT,
+            jobs: 1,
+            run_folder: None,
+        }
     }
 }
 
@@ -135,11 +161,15 @@ pub fn build_world(s: &Scenario, now_ms: i64) -> Result<World, RunError> {
     Ok(world)
 }
 
-async fn start_sut(opts: &RunOptions) -> Result<Adapter, crate::adapter::ProtocolViolation> {
+async fn start_sut(
+    opts: &RunOptions,
+    stderr_file: Option<PathBuf>,
+) -> Result<Adapter, crate::adapter::ProtocolViolation> {
+    let o = StdioOptions { timeouts: opts.timeouts, stderr_file, ..StdioOptions::default() };
     match &opts.sut {
-        Sut::Command(cmd) => {
-            let o = StdioOptions { timeouts: opts.timeouts, ..StdioOptions::default() };
-            Ok(Adapter::Stdio(StdioAdapter::spawn_command_line(cmd, o).await?))
+        Sut::Command(cmd) => Ok(Adapter::Stdio(StdioAdapter::spawn_command_line(cmd, o).await?)),
+        Sut::Program { program, args, .. } => {
+            Ok(Adapter::Stdio(StdioAdapter::spawn(&program.to_string_lossy(), args, o).await?))
         }
         Sut::Url(url) => Ok(Adapter::Http(HttpAdapter::new(url.clone(), opts.timeouts)?)),
     }
@@ -150,22 +180,63 @@ pub async fn run_scenario(s: &Scenario, opts: &RunOptions) -> ScenarioResult {
     let started = Instant::now();
     let mut verdict = Verdict::default();
     let mut stderr_tail = Vec::new();
-    run_inner(s, opts, &mut verdict, &mut stderr_tail).await;
+    let dir = match &opts.run_folder {
+        Some(folder) => match folder.scenario_dir(s.id.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                verdict.error(None, format!("setup: cannot create the scenario folder: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    if opts.run_folder.is_none() || dir.is_some() {
+        run_inner(s, opts, dir.as_deref(), &mut verdict, &mut stderr_tail).await;
+    }
     let outcome = verdict.outcome(s.level);
     if outcome != Outcome::Error {
         stderr_tail.clear();
     }
-    ScenarioResult {
+    let result = ScenarioResult {
         id: s.id.get_ref().clone(),
         outcome,
         level: s.level,
         failures: verdict.into_failures(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         stderr_tail,
+        known_failing: None,
+    };
+    if let Some(dir) = &dir {
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        // Best effort: a full disk does not change the verdict (the run-level report says where it is).
+        let _ = std::fs::write(dir.join("result.json"), text);
     }
+    result
 }
 
-async fn run_inner(s: &Scenario, opts: &RunOptions, verdict: &mut Verdict, stderr_tail: &mut Vec<String>) {
+/// Writes the scenario's trace (NDJSON) and KKT documents (JSON) into `dir`.
+fn write_evidence(stack: &Stack, dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut trace = std::io::BufWriter::new(std::fs::File::create(dir.join("trace.ndjson"))?);
+    for e in stack.trace.events(&markcert_emulators::trace::TraceFilter::default()) {
+        serde_json::to_writer(&mut trace, &e)?;
+        trace.write_all(b"\n")?;
+    }
+    trace.flush()?;
+    if let Some(kkt) = &stack.kkt {
+        let docs = kkt.documents(&markcert_emulators::kkt::device::DocumentQuery::default());
+        std::fs::write(dir.join("documents.json"), serde_json::to_string_pretty(&docs)?)?;
+    }
+    Ok(())
+}
+
+async fn run_inner(
+    s: &Scenario,
+    opts: &RunOptions,
+    dir: Option<&Path>,
+    verdict: &mut Verdict,
+    stderr_tail: &mut Vec<String>,
+) {
     let clock = WorldClock::real();
     let world = match build_world(s, clock.now_ms()) {
         Ok(w) => w,
@@ -176,7 +247,8 @@ async fn run_inner(s: &Scenario, opts: &RunOptions, verdict: &mut Verdict, stder
         Ok(st) => st,
         Err(e) => return verdict.error(None, format!("setup: {}", RunError::from(e))),
     };
-    let mut sut = match start_sut(opts).await {
+    let stderr_file = dir.map(|d| d.join("sut-stderr.log"));
+    let mut sut = match start_sut(opts, stderr_file).await {
         Ok(a) => a,
         Err(v) => {
             *stderr_tail = v.stderr_tail.clone();
@@ -220,22 +292,31 @@ async fn run_inner(s: &Scenario, opts: &RunOptions, verdict: &mut Verdict, stder
     if stderr_tail.is_empty() {
         *stderr_tail = tail;
     }
+    if let Some(dir) = dir {
+        if let Err(e) = write_evidence(&stack, dir) {
+            verdict.error(None, format!("writing the scenario's evidence to {}: {e}", dir.display()));
+        }
+    }
     stack.shutdown().await;
 }
 
-/// Runs `scenarios` one after the other; `progress` is called after each with its result.
+/// Runs `scenarios`, up to `opts.jobs` at once (each on its own stack and SUT); `progress` is called
+/// as each one ends. The results come back in the order of `scenarios`.
 pub async fn run_suite(
     scenarios: &[Scenario],
     opts: &RunOptions,
     mut progress: impl FnMut(&ScenarioResult),
 ) -> Vec<ScenarioResult> {
-    let mut out = Vec::with_capacity(scenarios.len());
-    for s in scenarios {
-        let r = run_scenario(s, opts).await;
+    use futures_util::stream::{self, StreamExt};
+    let mut runs = stream::iter(scenarios.iter().enumerate())
+        .map(|(i, s)| async move { (i, run_scenario(s, opts).await) })
+        .buffer_unordered(opts.jobs.max(1));
+    let mut out: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
+    while let Some((i, r)) = runs.next().await {
         progress(&r);
-        out.push(r);
+        out[i] = Some(r);
     }
-    out
+    out.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub fn resolve_code(world: &World, code: &CodeRef) -> Result<String, RunError> {
         .codes()
         .into_iter()
         .filter(|c| c.case.as_deref() == Some(sel.case.as_str()))
-        .filter(|c| group.is_none() || gtin_of(&c.code).and_then(|g| world.group_of(g)) == group)
+        .filter(|c| group.is_none() || gtin_of(&c.code).and_then(|g| world.group_of(&g)) == group)
         .filter(|c| {
             layout.is_none_or(|l| markcert_codes::parse(c.code.as_bytes()).is_ok_and(|p| p.layout() == l))
         })
@@ -52,15 +52,15 @@ pub fn resolve_code(world: &World, code: &CodeRef) -> Result<String, RunError> {
     })
 }
 
-/// The GTIN of a GS1 code (`01` + 14 digits), if it has one.
-pub fn gtin_of(code: &str) -> Option<&str> {
-    code.strip_prefix("01").and_then(|rest| rest.get(..14)).filter(|g| g.bytes().all(|b| b.is_ascii_digit()))
+/// The GTIN of a marking code (any layout, tobacco packs included), if it parses.
+pub fn gtin_of(code: &str) -> Option<String> {
+    markcert_codes::parse(code.as_bytes()).ok().map(|c| c.gtin().to_string())
 }
 
 /// What the POS is told about the product of `code`: the catalogue entry, the step's price if it
 /// gives one; a generic product for a code not in the catalogue.
 pub fn product_for(world: &World, code: &str, price_kopecks: Option<u64>) -> Product {
-    match gtin_of(code).and_then(|g| world.product(g)) {
+    match gtin_of(code).and_then(|g| world.product(&g).cloned()) {
         Some(p) => Product {
             name: p.name.clone(),
             price_kopecks: price_kopecks.unwrap_or(p.price_kopecks),

@@ -6,12 +6,13 @@
 //! check yet makes the scenario `error` (never `pass`); otherwise a missed SHOULD expectation is
 //! `warn`; otherwise `pass`.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::scenario::Level;
 
 /// The verdict of one scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every expectation and assertion held.
@@ -46,7 +47,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// One missed expectation (or failed / unchecked assertion, or the error that ended the scenario).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Failure {
     /// The step number (from 1); `None` for assertions checked after the last step and for setup.
     pub step: Option<usize>,
@@ -56,6 +57,9 @@ pub struct Failure {
     pub actual: String,
     /// Explanation; for a step, the SUT's own `message` when it gave one.
     pub message: String,
+    /// The trace around the miss, one event per line (`#seq +ms component METHOD path → status …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<String>,
 }
 
 /// Why a failure was recorded; decides the outcome.
@@ -70,7 +74,7 @@ pub(crate) enum FailureKind {
 }
 
 /// The result of running one scenario.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct ScenarioResult {
     /// Scenario id.
     pub id: String,
@@ -83,8 +87,12 @@ pub struct ScenarioResult {
     /// Wall time of the scenario, stack start-up and SUT start included.
     pub duration_ms: u64,
     /// The SUT's last stderr lines (stdio), kept for `error` outcomes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stderr_tail: Vec<String>,
+    /// Set when the case is listed in `--known-failing` and did not pass: the listed reason. Such a
+    /// case does not count as `fail` / `error` / `warn` in the totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_failing: Option<String>,
 }
 
 /// Collects failures while a scenario runs and turns them into an [`Outcome`].
@@ -103,7 +111,13 @@ impl Verdict {
     pub(crate) fn error(&mut self, step: Option<usize>, message: impl Into<String>) {
         self.push(
             FailureKind::Error,
-            Failure { step, expected: String::new(), actual: "error".into(), message: message.into() },
+            Failure {
+                step,
+                expected: String::new(),
+                actual: "error".into(),
+                message: message.into(),
+                trace: Vec::new(),
+            },
         );
     }
 
@@ -128,14 +142,20 @@ impl Verdict {
     pub(crate) fn into_failures(self) -> Vec<Failure> {
         let mut out: Vec<Failure> = self.failures.into_iter().map(|(_, f)| f).collect();
         if let Some(why) = self.skipped {
-            out.push(Failure { step: None, expected: String::new(), actual: "skip".into(), message: why });
+            out.push(Failure {
+                step: None,
+                expected: String::new(),
+                actual: "skip".into(),
+                message: why,
+                trace: Vec::new(),
+            });
         }
         out
     }
 }
 
 /// Totals of a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
     /// Scenarios passed.
     pub pass: usize,
@@ -147,6 +167,8 @@ pub struct Summary {
     pub skip: usize,
     /// Scenarios ended by an error.
     pub error: usize,
+    /// Scenarios that did not pass and are listed in `--known-failing`.
+    pub known_failing: usize,
 }
 
 impl Summary {
@@ -154,6 +176,10 @@ impl Summary {
     pub fn of(results: &[ScenarioResult]) -> Summary {
         let mut s = Summary::default();
         for r in results {
+            if r.known_failing.is_some() && r.outcome != Outcome::Pass && r.outcome != Outcome::Skip {
+                s.known_failing += 1;
+                continue;
+            }
             match r.outcome {
                 Outcome::Pass => s.pass += 1,
                 Outcome::Fail => s.fail += 1,
@@ -182,7 +208,13 @@ mod tests {
     use super::*;
 
     fn f() -> Failure {
-        Failure { step: Some(1), expected: "a".into(), actual: "b".into(), message: String::new() }
+        Failure {
+            step: Some(1),
+            expected: "a".into(),
+            actual: "b".into(),
+            message: String::new(),
+            trace: Vec::new(),
+        }
     }
 
     #[test]

@@ -20,7 +20,17 @@ pub use model::{
 pub const BUILTIN: &[(&str, &str)] = &[
     ("sale-normal.toml", include_str!("../../../scenarios/sale-normal.toml")),
     ("expired-milk.toml", include_str!("../../../scenarios/expired-milk.toml")),
+    ("tobacco-price-mrp.toml", include_str!("../../../scenarios/tobacco-price-mrp.toml")),
+    ("blocked-code.toml", include_str!("../../../scenarios/blocked-code.toml")),
+    ("already-sold.toml", include_str!("../../../scenarios/already-sold.toml")),
+    ("not-in-circulation.toml", include_str!("../../../scenarios/not-in-circulation.toml")),
+    ("belarusian-not-verified.toml", include_str!("../../../scenarios/belarusian-not-verified.toml")),
+    ("tobacco-grey-zone.toml", include_str!("../../../scenarios/tobacco-grey-zone.toml")),
     ("tspiot-outage-lm-fallback.toml", include_str!("../../../scenarios/tspiot-outage-lm-fallback.toml")),
+    ("emergency-203-no-1260.toml", include_str!("../../../scenarios/emergency-203-no-1260.toml")),
+    ("lost-gs-keyboard-scanner.toml", include_str!("../../../scenarios/lost-gs-keyboard-scanner.toml")),
+    ("return-receipt.toml", include_str!("../../../scenarios/return-receipt.toml")),
+    ("receipt-1265-matches-check.toml", include_str!("../../../scenarios/receipt-1265-matches-check.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.
@@ -30,18 +40,63 @@ pub fn builtin() -> Vec<(&'static str, &'static str)> {
 
 /// Loads every embedded scenario, and checks that their ids are unique.
 pub fn load_builtin() -> Result<Vec<Scenario>, ScenarioError> {
-    let mut seen = std::collections::HashMap::new();
     let mut out = Vec::new();
     for (name, text) in BUILTIN {
-        let path = format!("scenarios/{name}");
-        let s = load_str(&path, text)?;
-        if let Some(first) = seen.insert(s.id.get_ref().clone(), path.clone()) {
-            return Err(ScenarioError::Invalid {
-                at: load::locate(&path, text, s.id.span().start),
+        out.push((load_str(&format!("scenarios/{name}"), text)?, text.to_string()));
+    }
+    unique_ids(out).map_err(|mut e| e.remove(0))
+}
+
+/// Loads every `*.toml` file of `dir` (not recursive), in file-name order, and checks that their ids
+/// are unique; every problem is returned.
+pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
+    let io = |file: &std::path::Path, message: String| ScenarioError::Io {
+        file: file.display().to_string(),
+        message,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| vec![io(dir, e.to_string())])?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for f in &files {
+        match std::fs::read_to_string(f) {
+            Err(e) => errors.push(io(f, e.to_string())),
+            Ok(text) => match load_file(f) {
+                Ok(s) => loaded.push((s, text)),
+                Err(e) => errors.push(e),
+            },
+        }
+    }
+    if files.is_empty() {
+        errors.push(io(dir, "no *.toml scenario files in this folder".into()));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    unique_ids(loaded)
+}
+
+/// The scenarios, or one error per repeated id.
+fn unique_ids(loaded: Vec<(Scenario, String)>) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
+    let mut seen = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (s, text) in loaded {
+        if let Some(first) = seen.insert(s.id.get_ref().clone(), s.source.clone()) {
+            errors.push(ScenarioError::Invalid {
+                at: load::locate(&s.source, &text, s.id.span().start),
                 message: format!("duplicate scenario id \"{}\" (also in {first})", s.id.get_ref()),
             });
         }
         out.push(s);
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }

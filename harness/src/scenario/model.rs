@@ -57,7 +57,7 @@ fn default_roles() -> Vec<Role> {
 }
 
 /// Requirement level (RFC 2119).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     /// A miss is a `fail`.

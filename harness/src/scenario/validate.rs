@@ -27,16 +27,20 @@ impl Ctx<'_> {
 }
 
 /// Case labels of the embedded default world, with the product group of each code.
-fn default_cases() -> &'static HashMap<String, HashSet<u16>> {
-    static CASES: OnceLock<HashMap<String, HashSet<u16>>> = OnceLock::new();
+/// Product group and layout of one labelled code of the default world.
+type CodeKind = (Option<u16>, Option<Layout>);
+
+/// The default world's labelled codes: case → the kind of each code, in world order.
+fn default_cases() -> &'static HashMap<String, Vec<CodeKind>> {
+    static CASES: OnceLock<HashMap<String, Vec<CodeKind>>> = OnceLock::new();
     CASES.get_or_init(|| {
-        let mut cases: HashMap<String, HashSet<u16>> = HashMap::new();
+        let mut cases: HashMap<String, Vec<CodeKind>> = HashMap::new();
         if let Ok(world) = markcert_emulators::world::default::default_world(0) {
             for code in world.codes() {
                 if let Some(case) = &code.case {
-                    let group = code.code.get(2..16).and_then(|gtin| world.group_of(gtin));
-                    let groups = cases.entry(case.clone()).or_default();
-                    groups.extend(group);
+                    let parsed = markcert_codes::parse(code.code.as_bytes()).ok();
+                    let group = parsed.as_ref().and_then(|p| world.group_of(p.gtin()));
+                    cases.entry(case.clone()).or_default().push((group, parsed.map(|p| p.layout())));
                 }
             }
         }
@@ -312,27 +316,46 @@ fn check_code_ref(code: &CodeRef, default_base: bool, inline_cases: &HashSet<Str
         })?),
         None => None,
     };
-    if let Some(l) = &sel.layout {
-        let layout = Layout::from_name(l).ok_or_else(|| {
-            let known: Vec<&str> = Layout::ALL.iter().map(|l| l.name()).collect();
-            format!("code.layout: unknown layout \"{l}\" (known: {})", known.join(", "))
-        })?;
-        if let Some(g) = group {
-            if !g.layouts.contains(&layout) {
-                return Err(format!("code.layout: group \"{}\" has no codes of layout \"{l}\"", g.code));
+    let layout = match &sel.layout {
+        Some(l) => {
+            let layout = Layout::from_name(l).ok_or_else(|| {
+                let known: Vec<&str> = Layout::ALL.iter().map(|l| l.name()).collect();
+                format!("code.layout: unknown layout \"{l}\" (known: {})", known.join(", "))
+            })?;
+            if let Some(g) = group {
+                if !g.layouts.contains(&layout) {
+                    return Err(format!("code.layout: group \"{}\" has no codes of layout \"{l}\"", g.code));
+                }
             }
+            Some(layout)
         }
-    }
+        None => None,
+    };
     if inline_cases.contains(&sel.case) || !default_base {
         return Ok(());
     }
-    match default_cases().get(&sel.case) {
-        None => Err(format!("code.case: no code of the default world has case \"{}\"", sel.case)),
-        Some(groups) => match group {
-            Some(g) if !groups.contains(&g.id) => {
-                Err(format!("code: the default world has no \"{}\" code in group \"{}\"", sel.case, g.code))
-            }
-            _ => Ok(()),
-        },
+    let Some(codes) = default_cases().get(&sel.case) else {
+        return Err(format!("code.case: no code of the default world has case \"{}\"", sel.case));
+    };
+    let matching = codes
+        .iter()
+        .filter(|(g, l)| {
+            group.is_none_or(|want| *g == Some(want.id)) && layout.is_none_or(|want| *l == Some(want))
+        })
+        .count();
+    let nth = sel.nth.unwrap_or(1) as usize;
+    if matching >= nth {
+        return Ok(());
+    }
+    let what = format!(
+        "\"{}\" code{}{}",
+        sel.case,
+        group.map(|g| format!(" in group \"{}\"", g.code)).unwrap_or_default(),
+        sel.layout.as_ref().map(|l| format!(" of layout \"{l}\"")).unwrap_or_default()
+    );
+    if matching == 0 {
+        Err(format!("code: the default world has no {what}"))
+    } else {
+        Err(format!("code.nth: {nth} asked, but the default world has only {matching} {what}"))
     }
 }
