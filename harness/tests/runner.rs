@@ -190,3 +190,43 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("matches no scenario"));
 }
+
+/// An accept-everything SUT behind HTTP (an axum server on loopback); its ids must be echoed.
+async fn http_accept_all() -> String {
+    use axum::{routing::post, Json, Router};
+    async fn handle(Json(m): Json<serde_json::Value>) -> Json<serde_json::Value> {
+        let id = m["id"].clone();
+        Json(match m["type"].as_str().unwrap_or("") {
+            "init" => {
+                serde_json::json!({"type":"init_ok","in_reply_to":id,"name":"http-yes","version":"1","features":["tspiot"]})
+            }
+            "open_receipt" => serde_json::json!({"type":"receipt_opened","in_reply_to":id}),
+            "scan" => serde_json::json!({"type":"item","in_reply_to":id,"decision":"accepted"}),
+            "cancel_receipt" => serde_json::json!({"type":"receipt_cancelled","in_reply_to":id}),
+            "close_receipt" => {
+                serde_json::json!({"type":"receipt_closed","in_reply_to":id,"fiscal_document_number":1})
+            }
+            "shutdown" => serde_json::json!({"type":"shutdown_ok","in_reply_to":id}),
+            _ => serde_json::json!({"type":"error","code":"not_supported","text":"?"}),
+        })
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        async move { axum::serve(listener, Router::new().route("/pos", post(handle))).await.unwrap() },
+    );
+    format!("http://{addr}/pos")
+}
+
+#[test]
+fn an_http_sut_runs_through_the_same_runner() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(async {
+        let url = http_accept_all().await;
+        run_scenario(&scenario("expired-milk"), &RunOptions::new(Sut::Url(url))).await
+    });
+    assert_eq!(r.outcome, Outcome::Fail, "{r:#?}");
+    assert_eq!(failure_at(&r, 3), ("rejected/expired", "accepted"));
+    // Its invented fiscal document number is caught at the close.
+    assert!(failure_at(&r, 4).1.contains("the KKT has no receipt"), "{r:#?}");
+}
