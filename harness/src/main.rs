@@ -28,6 +28,10 @@ enum Command {
     Scenarios(ScenariosCommand),
     /// Run the embedded scenario suite against a system under test and give a verdict per scenario.
     Certify(CertifyArgs),
+    /// The built-in reference POS on stdin/stdout (adapter protocol, stdio transport); `certify`
+    /// without --sut runs this.
+    #[command(hide = true)]
+    ReferencePos,
 }
 
 #[derive(Args)]
@@ -395,6 +399,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ExitCode::from(e.exit_code() as u8)
                 }
             }
+        }
+        Command::ReferencePos => {
+            out.flush().context("writing output")?;
+            drop(out);
+            return Ok(ExitCode::from(markcert_reference_pos::run_stdio(
+                markcert_reference_pos::Options::default(),
+            )));
         }
         Command::Scenarios(ScenariosCommand::List) => {
             markcert::scenarios_cli::run_list(&mut out)?;

@@ -1,9 +1,9 @@
-//! The reference POS: an implementation of the markcert adapter protocol that follows the spec, used as
-//! the default implementation under test by `markcert certify` and as the base of deliberate mutants.
-//!
-//! Not built yet: the adapter protocol arrives with the harness issue. Until then this binary only says so.
+//! The `markcert-reference-pos` binary: the reference POS on stdin/stdout (the adapter protocol's
+//! stdio transport), logs on stderr. Exits 0 after `shutdown` or at the end of input, 1 when the
+//! transport fails. (`markcert reference-pos` runs the same thing from the markcert binary.)
 
-fn main() {
-    eprintln!("markcert-reference-pos: the adapter protocol is not implemented yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ExitCode::from(markcert_reference_pos::run_stdio(markcert_reference_pos::Options::default()))
 }

@@ -1,0 +1,457 @@
+//! The POS itself: one [`Pos`] answers every adapter request in turn — `init` (endpoints, mode, the
+//! KKT's shift), `open_receipt`, `scan` (repair → permissive-mode check → decision → KKT check →
+//! position), `close_receipt` (fiscalise on the KKT, then in direct mode register the codes in the
+//! ЛМ ЧЗ), `cancel_receipt` and `shutdown`. Owns the session and the open receipts; every rule it
+//! applies lives in its own module (`repair`, `check`, `decision`, `requisite`, `kkt`, `receipt`).
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use markcert_codes::{Layout, MarkingCode};
+
+use crate::check::direct::DirectClient;
+use crate::check::lm::LmClient;
+use crate::check::tspiot::TsPiotClient;
+use crate::check::{check_url, http_client, Answer};
+use crate::decision::{
+    emergency_verdict, infer_groups, no_answer_verdict, offline_verdict, online_verdict,
+    remaining_units_rule, SaleContext, Verdict,
+};
+use crate::error::{KktError, StepError};
+use crate::kkt::{Kkt, KktCheck};
+use crate::log;
+use crate::options::{ExpiryClock, Options};
+use crate::protocol::{
+    CancelReceipt, CloseReceipt, Incoming, Init, Mode, OpenReceipt, Reason, ReceiptKind, Reply, ReplyBody,
+    Request, Scan, PROTOCOL_VERSION,
+};
+use crate::receipt::{
+    is_last_part, plan_quantity, planned_status, position_sum, sell_task, validation_request, Item, Quantity,
+    Receipt,
+};
+use crate::repair::{decode_scan, repair};
+use crate::requisite::{tag_1265, Evidence, MAX_1265};
+
+/// Whether the loop goes on after a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next message.
+    Continue,
+    /// `shutdown` was answered: stop.
+    Stop,
+}
+
+/// How codes are checked.
+enum Checker {
+    /// Through the ТС ПИоТ.
+    TsPiot(TsPiotClient),
+    /// True API directly, the ЛМ ЧЗ as fallback.
+    Direct { cdn: DirectClient, lm: Option<LmClient> },
+}
+
+impl Checker {
+    /// The check of one code, ended by `deadline`.
+    async fn check(&self, code: &MarkingCode, deadline: Instant) -> Answer {
+        match self {
+            Checker::TsPiot(t) => t.check(code, deadline).await,
+            Checker::Direct { cdn, lm } => match (cdn.check(code, deadline).await, lm) {
+                (Answer::Unavailable { why }, Some(lm)) => match lm.out_check(code, deadline).await {
+                    Answer::Unavailable { why: lm_why } => Answer::unavailable(format!("{why}; {lm_why}")),
+                    offline => offline,
+                },
+                (answer, _) => answer,
+            },
+        }
+    }
+}
+
+/// What `init` set up.
+struct Session {
+    lane: String,
+    mode: Mode,
+    checker: Checker,
+    kkt: Option<Kkt>,
+    /// Direct mode: where sales and returns are registered after the receipt.
+    lm_register: Option<LmClient>,
+}
+
+/// The reference POS.
+pub struct Pos {
+    opts: Options,
+    http: reqwest::Client,
+    session: Option<Session>,
+    receipts: HashMap<String, Receipt>,
+    /// Product groups by GTIN, learned from online answers (offline answers name none).
+    groups: HashMap<String, Vec<u16>>,
+}
+
+/// GTINs remembered at most.
+const MAX_GROUP_CACHE: usize = 100_000;
+
+/// This machine's clock, Unix ms.
+fn machine_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The decision on one answer and the evidence tag 1260 gets from it. Online answers are judged at
+/// their `reqTimestamp` (or this machine's clock under [`ExpiryClock::Machine`]).
+pub fn decide(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Options) -> (Verdict, Evidence) {
+    let policy = &opts.policy;
+    match answer {
+        Answer::Online { code, req_id, time, .. } => {
+            let now_ms = match policy.expiry_clock {
+                ExpiryClock::ReqTimestamp => time.ms,
+                ExpiryClock::Machine => machine_now_ms(),
+            };
+            let is_block = ctx.is_block || code.package_type.as_deref() == Some("GROUP");
+            let ctx = SaleContext { now_ms, is_block, ..ctx.clone() };
+            let mut verdict = online_verdict(code, &ctx, policy);
+            if let (Verdict::Allow, Quantity::Fraction { numerator, denominator }, ReceiptKind::Sale) =
+                (&verdict, q, ctx.kind)
+            {
+                verdict = remaining_units_rule(code, *numerator, *denominator);
+            }
+            (verdict, Evidence::Online { req_id: req_id.clone(), time: time.digits.clone() })
+        }
+        Answer::Offline { code, req_id, time, inst, version, .. } => (
+            offline_verdict(code, ctx, policy),
+            Evidence::Offline {
+                req_id: req_id.clone(),
+                time: time.digits.clone(),
+                inst: inst.clone(),
+                version: version.clone(),
+            },
+        ),
+        Answer::Emergency { .. } => (emergency_verdict(ctx, policy), Evidence::Emergency),
+        Answer::Unavailable { why } => (no_answer_verdict(why, policy), Evidence::NoAnswer),
+    }
+}
+
+impl Pos {
+    /// A POS with `opts`, before `init`.
+    pub fn new(opts: Options) -> Pos {
+        Pos { opts, http: http_client(), session: None, receipts: HashMap::new(), groups: HashMap::new() }
+    }
+
+    fn say(&self, msg: &str) {
+        if self.opts.log {
+            log(msg);
+        }
+    }
+
+    /// Answer one message.
+    pub async fn handle(&mut self, incoming: Incoming) -> (Reply, Flow) {
+        let id = incoming.id;
+        let (body, flow) = match incoming.request {
+            Err(e) => (ReplyBody::error(&e), Flow::Continue),
+            Ok(Request::Shutdown) => (ReplyBody::ShutdownOk, Flow::Stop),
+            Ok(request) => match self.dispatch(request).await {
+                Ok(body) => (body, Flow::Continue),
+                Err(e) => (ReplyBody::error(&e), Flow::Continue),
+            },
+        };
+        if let ReplyBody::Error { code, text } = &body {
+            self.say(&format!("message {id:?}: error {code}: {text}"));
+        }
+        (Reply { in_reply_to: id, body }, flow)
+    }
+
+    async fn dispatch(&mut self, request: Request) -> Result<ReplyBody, StepError> {
+        match request {
+            Request::Init(init) => self.on_init(*init).await,
+            Request::OpenReceipt(m) => self.on_open(m).await,
+            Request::Scan(m) => self.on_scan(*m).await,
+            Request::CloseReceipt(m) => self.on_close(m).await,
+            Request::CancelReceipt(m) => self.on_cancel(m).await,
+            Request::Shutdown => Ok(ReplyBody::ShutdownOk),
+        }
+    }
+
+    /// `init`: remember the endpoints and the mode, discover the CDN hosts (direct mode), make sure
+    /// the KKT has an open shift.
+    async fn on_init(&mut self, init: Init) -> Result<ReplyBody, StepError> {
+        if init.protocol_version != PROTOCOL_VERSION {
+            return Err(StepError::Init(format!(
+                "protocol version {} is not supported (only {PROTOCOL_VERSION})",
+                init.protocol_version
+            )));
+        }
+        if init.role != "pos" {
+            return Err(StepError::Init(format!("role {:?} is not supported (only pos)", init.role)));
+        }
+        let eps = &init.endpoints;
+        let opts = &self.opts;
+        let kkt = match &eps.kkt {
+            Some(k) => {
+                check_url("endpoints.kkt.url", &k.url).map_err(StepError::Init)?;
+                Some(Kkt::new(self.http.clone(), k, opts))
+            }
+            None => None,
+        };
+        let fn_serial = eps.kkt.as_ref().and_then(|k| k.fn_serial.clone()).filter(|s| !s.is_empty());
+        let lm_usable = check_url("endpoints.local_module.url", &eps.local_module.url);
+        let lm = || LmClient::new(self.http.clone(), &eps.local_module, fn_serial.clone(), opts);
+        let checker = match init.mode {
+            Mode::Tspiot => {
+                let t = eps
+                    .tspiot
+                    .as_ref()
+                    .ok_or_else(|| StepError::Init("mode tspiot, but endpoints has no tspiot".into()))?;
+                check_url("endpoints.tspiot.url", &t.url).map_err(StepError::Init)?;
+                Checker::TsPiot(TsPiotClient::new(self.http.clone(), t, opts))
+            }
+            Mode::Direct => {
+                check_url("endpoints.true_api.discovery", &eps.true_api.discovery)
+                    .map_err(StepError::Init)?;
+                for h in &eps.true_api.hosts {
+                    check_url("a host of endpoints.true_api.hosts", h).map_err(StepError::Init)?;
+                }
+                if opts.lm_fallback {
+                    lm_usable.clone().map_err(StepError::Init)?;
+                }
+                let cdn =
+                    DirectClient::start(self.http.clone(), &eps.true_api, fn_serial.clone(), opts).await;
+                Checker::Direct { cdn, lm: opts.lm_fallback.then(lm) }
+            }
+        };
+        let lm_register = (init.mode == Mode::Direct && opts.lm_register && lm_usable.is_ok()).then(lm);
+        match &kkt {
+            Some(k) => {
+                if let Err(e) = k.ensure_shift().await {
+                    self.say(&format!("init: the KKT's shift could not be prepared now: {e}"));
+                }
+            }
+            None => self.say("init: no KKT in the endpoints: receipts cannot be fiscalised"),
+        }
+        self.say(&format!("init lane {} mode {:?} store INN {}", init.lane, init.mode, init.store_inn));
+        self.receipts.clear();
+        self.session = Some(Session { lane: init.lane, mode: init.mode, checker, kkt, lm_register });
+        Ok(ReplyBody::InitOk {
+            name: crate::NAME.into(),
+            version: crate::VERSION.into(),
+            features: self.opts.features.clone(),
+        })
+    }
+
+    fn session(&self) -> Result<&Session, StepError> {
+        self.session.as_ref().ok_or(StepError::NotInitialised)
+    }
+
+    /// Drop a receipt; clear the KKT's table of checked codes if the receipt used it.
+    async fn drop_receipt(&self, receipt: &Receipt) {
+        if !receipt.kkt_touched {
+            return;
+        }
+        if let Some(kkt) = self.session.as_ref().and_then(|s| s.kkt.as_ref()) {
+            if let Err(e) = kkt.clear_checks().await {
+                self.say(&format!("clearMarkingCodeValidationResult failed: {e}"));
+            }
+        }
+    }
+
+    /// `open_receipt` (a receipt still open on the lane is dropped first).
+    async fn on_open(&mut self, m: OpenReceipt) -> Result<ReplyBody, StepError> {
+        let lane = self.session()?.lane.clone();
+        if m.lane != lane {
+            self.say(&format!("open_receipt on lane {:?} (init said {lane:?})", m.lane));
+        }
+        if let Some(old) = self.receipts.remove(&m.lane) {
+            self.say("a receipt was still open: dropped");
+            self.drop_receipt(&old).await;
+        }
+        self.receipts.insert(m.lane, Receipt::new(m.kind));
+        Ok(ReplyBody::ReceiptOpened)
+    }
+
+    /// `scan`: repair → check → decide → KKT → position.
+    async fn on_scan(&mut self, m: Scan) -> Result<ReplyBody, StepError> {
+        let deadline = Instant::now() + self.opts.timeouts.scan_budget;
+        let raw = decode_scan(&m.scan_b64)
+            .ok_or_else(|| StepError::BadRequest("scan_b64 is not standard base64".into()))?;
+        self.session()?;
+        let Some(receipt) = self.receipts.get(&m.lane) else { return Err(StepError::NoReceipt(m.lane)) };
+        let kind = receipt.kind;
+        let q = match plan_quantity(&m.product.measure, m.quantity, m.fraction) {
+            Ok(q) => q,
+            Err(msg) => return Ok(ReplyBody::rejected(Reason::Other, msg)),
+        };
+        let repaired = match repair(&raw, &self.opts) {
+            Ok(r) => r,
+            Err(e) => return Ok(ReplyBody::rejected(Reason::Format, e.to_string())),
+        };
+        let code = repaired.code;
+        if !repaired.repairs.is_empty() || !repaired.warnings.is_empty() {
+            self.say(&format!("scan repaired: {:?}; warnings: {:?}", repaired.repairs, repaired.warnings));
+        }
+        if self.opts.reject_duplicates && receipt.contains(code.as_str()) {
+            return Ok(ReplyBody::rejected(
+                Reason::Other,
+                "Этот код уже есть в чеке: повторное сканирование",
+            ));
+        }
+        let Some(sum) = position_sum(m.product.price_kopecks, &q) else {
+            return Ok(ReplyBody::rejected(Reason::Other, "Недопустимая цена или сумма позиции"));
+        };
+
+        let answer = self.session()?.checker.check(&code, deadline).await;
+        self.say(&format!("check of {}: {}", printable(code.as_str()), describe(&answer)));
+        if let Answer::Online { code: a, .. } = &answer {
+            if !a.group_ids.is_empty() {
+                if self.groups.len() >= MAX_GROUP_CACHE {
+                    self.groups.clear();
+                }
+                self.groups.insert(code.gtin().to_string(), a.group_ids.clone());
+            }
+        }
+        let groups_hint = self.groups.get(code.gtin()).cloned().unwrap_or_else(|| infer_groups(&code));
+        let ctx = SaleContext {
+            kind,
+            price_kopecks: m.product.price_kopecks,
+            is_block: code.layout() == Layout::TobaccoBlock,
+            now_ms: machine_now_ms(),
+            groups_hint,
+            pack_mrp: (code.layout() == Layout::TobaccoPack)
+                .then(|| code.mrp_kopecks().map(u64::from))
+                .flatten(),
+        };
+        let (verdict, evidence) = decide(&answer, &ctx, &q, &self.opts);
+        if let Verdict::Ban(ban) = verdict {
+            return Ok(ReplyBody::rejected(ban.reason, ban.message));
+        }
+        if tag_1265(&evidence).is_some_and(|v| v.chars().count() > MAX_1265) {
+            return Ok(ReplyBody::rejected(
+                Reason::CheckUnavailable,
+                "Ответ проверки не помещается в реквизит 1265 (более 256 символов)",
+            ));
+        }
+        let groups = match &answer {
+            Answer::Online { code: a, .. } if !a.group_ids.is_empty() => a.group_ids.clone(),
+            _ => ctx.groups_hint.clone(),
+        };
+        let (inner, sold) = match &answer {
+            Answer::Online { code: a, .. } => (a.inner_unit_count, a.sold_unit_count),
+            _ => (None, None),
+        };
+
+        let status = planned_status(kind, &q);
+        let mut check_result = None;
+        let kkt = if self.opts.kkt_check { self.session()?.kkt.clone() } else { None };
+        if let Some(kkt) = kkt {
+            if let Some(r) = self.receipts.get_mut(&m.lane) {
+                r.kkt_touched = true;
+            }
+            let kkt_deadline = deadline.min(Instant::now() + self.opts.timeouts.kkt_check);
+            let request = validation_request(code.as_bytes(), &q, status);
+            match kkt.validate(&request, kkt_deadline, self.opts.policy.decline_sale_stopped).await {
+                KktCheck::Accepted { check_result: r, note } => {
+                    if let Some(note) = note {
+                        self.say(&note);
+                    }
+                    check_result = Some(r);
+                }
+                KktCheck::Declined { message } => return Ok(ReplyBody::rejected(Reason::Blocked, message)),
+                KktCheck::Failed { message } => return Ok(ReplyBody::rejected(Reason::Other, message)),
+            }
+        }
+
+        let message = accepted_message(&evidence, &repaired.repairs);
+        let item = Item {
+            code: code.as_str().to_string(),
+            ki: code.ki().to_string(),
+            name: m.product.name,
+            price_kopecks: m.product.price_kopecks,
+            vat: m.product.vat,
+            last_part: is_last_part(&q, inner, sold),
+            quantity: q,
+            sum_kopecks: sum,
+            status,
+            check_result,
+            evidence,
+            excise: groups.iter().any(|g| self.opts.policy.excise_groups.contains(g)),
+        };
+        match self.receipts.get_mut(&m.lane) {
+            Some(r) => r.items.push(item),
+            None => return Err(StepError::NoReceipt(m.lane)),
+        }
+        Ok(ReplyBody::accepted(message))
+    }
+
+    /// `close_receipt`: `sell` / `sellReturn` on the KKT; in direct mode the codes are then registered
+    /// in the ЛМ ЧЗ. A refused receipt stays open (it can be cancelled).
+    async fn on_close(&mut self, m: CloseReceipt) -> Result<ReplyBody, StepError> {
+        let session = self.session()?;
+        let Some(receipt) = self.receipts.get(&m.lane) else { return Err(StepError::NoReceipt(m.lane)) };
+        let kkt = session.kkt.as_ref().ok_or(StepError::Kkt(KktError::NotConfigured))?;
+        let task = sell_task(receipt, &m.payment, &self.opts.cashier);
+        let fdn = kkt.sell(task).await?;
+        self.say(&format!("receipt closed: fiscal document {fdn}"));
+        if let Some(lm) = &session.lm_register {
+            let kis: Vec<String> = receipt
+                .items
+                .iter()
+                .filter(|i| match receipt.kind {
+                    ReceiptKind::Sale => i.last_part,
+                    ReceiptKind::Return => i.quantity == Quantity::Piece,
+                })
+                .map(|i| i.ki.clone())
+                .collect();
+            if let Err(e) = lm.register(receipt.kind, &kis).await {
+                self.say(&format!("ЛМ ЧЗ registration failed (the receipt stands): {e}"));
+            }
+        }
+        self.receipts.remove(&m.lane);
+        Ok(ReplyBody::ReceiptClosed { fiscal_document_number: fdn })
+    }
+
+    /// `cancel_receipt`.
+    async fn on_cancel(&mut self, m: CancelReceipt) -> Result<ReplyBody, StepError> {
+        self.session()?;
+        let Some(receipt) = self.receipts.remove(&m.lane) else { return Err(StepError::NoReceipt(m.lane)) };
+        self.drop_receipt(&receipt).await;
+        Ok(ReplyBody::ReceiptCancelled)
+    }
+
+    /// The mode `init` chose, if any.
+    pub fn mode(&self) -> Option<Mode> {
+        self.session.as_ref().map(|s| s.mode)
+    }
+}
+
+/// The cashier's message for an accepted item: how it was checked and what was repaired.
+fn accepted_message(evidence: &Evidence, repairs: &[String]) -> Option<String> {
+    let mut parts = Vec::new();
+    match evidence {
+        Evidence::Offline { .. } => parts.push("проверено через локальный модуль (офлайн)".to_string()),
+        Evidence::Emergency => {
+            parts.push("аварийный режим ГИС МТ: продажа без проверки и без реквизита 1260".into())
+        }
+        Evidence::NoAnswer => parts.push("проверка недоступна: продажа без реквизита 1260".into()),
+        Evidence::Online { .. } => {}
+    }
+    if !repairs.is_empty() {
+        parts.push(format!("скан исправлен ({})", repairs.join("; ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A code for the log, ⟨GS⟩ shown as `\u001d`.
+fn printable(code: &str) -> String {
+    code.replace('\u{1d}', "\\u001d")
+}
+
+/// An answer for the log.
+fn describe(a: &Answer) -> String {
+    match a {
+        Answer::Online { req_id, time, source, .. } => {
+            format!("online from {source}, reqId {req_id}, Time {}", time.digits)
+        }
+        Answer::Offline { req_id, inst, version, source, .. } => {
+            format!("offline from {source}, reqId {req_id}, inst {inst}, version {version}")
+        }
+        Answer::Emergency { source } => format!("emergency mode ({source} answered 203)"),
+        Answer::Unavailable { why } => format!("no answer: {why}"),
+    }
+}
