@@ -25,6 +25,9 @@ pub struct Scenario {
     /// References to the spec / regulation the scenario checks (e.g. `"spec README.md §6.2"`).
     #[serde(default)]
     pub requirements: Vec<String>,
+    /// Ids of the certification cases (spec `cases.md`, e.g. `BAN-EXPIRED`) this scenario covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<String>,
     /// MUST (a miss fails the run) or SHOULD (a miss warns).
     pub level: Level,
     /// Roles under test (default: `pos`).

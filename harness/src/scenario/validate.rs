@@ -164,6 +164,18 @@ fn check_metadata(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
     if s.steps.is_empty() {
         return Err(cx.err(s.id.span(), "steps: a scenario needs at least one step"));
     }
+    for case in &s.cases {
+        let ok = !case.is_empty()
+            && case
+                .split('-')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        if !ok {
+            return Err(cx.err(
+                s.id.span(),
+                format!("cases: \"{case}\" is not a case id of spec cases.md (upper case, e.g. BAN-EXPIRED)"),
+            ));
+        }
+    }
     Ok(())
 }
 
