@@ -49,6 +49,9 @@ struct CertifyArgs {
     /// Run only scenarios whose id matches this glob (`*` matches anything).
     #[arg(long)]
     filter: Option<String>,
+    /// Scenario profile: `default` (fast), `long` (cases needing real time, ≥ 15 min each) or `all`.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+    profile: ProfileArg,
     /// Scenarios run at once, each on its own emulators and SUT process (default: the number of CPUs).
     #[arg(long)]
     jobs: Option<usize>,
@@ -80,6 +83,13 @@ struct CertifyArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Default,
+    Long,
+    All,
 }
 
 #[derive(Subcommand)]
@@ -373,6 +383,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let opts = CertifyOptions {
                 suite: a.suite,
                 filter: a.filter,
+                profile: match a.profile {
+                    ProfileArg::Default => Some(markcert::scenario::Profile::Default),
+                    ProfileArg::Long => Some(markcert::scenario::Profile::Long),
+                    ProfileArg::All => None,
+                },
                 jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 json: a.json,
                 junit: a.junit,

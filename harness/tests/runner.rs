@@ -188,7 +188,7 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no scenario"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario selected: --filter nope-*"));
 }
 
 /// An accept-everything SUT behind HTTP (an axum server on loopback); its ids must be echoed.

@@ -13,7 +13,7 @@ use super::{glob_match, run_suite, RunOptions, ScenarioResult, Summary, Sut};
 use crate::adapter::Timeouts;
 use crate::report::folder::RunFolder;
 use crate::report::{self, json::JsonReport};
-use crate::scenario::{load_builtin, load_dir, Scenario, ScenarioError};
+use crate::scenario::{load_builtin, load_dir, Profile, Scenario, ScenarioError};
 
 /// Where the run folder goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub struct CertifyOptions {
     pub suite: Option<PathBuf>,
     /// `*` glob on scenario ids.
     pub filter: Option<String>,
+    /// Which profile to run: `None` both, else only scenarios of that profile.
+    pub profile: Option<Profile>,
     /// Scenarios run at once.
     pub jobs: usize,
     /// Write the JSON report here (also written into the run folder).
@@ -66,6 +68,7 @@ impl CertifyOptions {
             sut,
             suite: None,
             filter: None,
+            profile: Some(Profile::Default),
             jobs: 1,
             json: None,
             junit: None,
@@ -82,7 +85,7 @@ impl CertifyOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CertifyError {
     /// The filter selects nothing.
-    #[error("--filter {0:?} matches no scenario (see `markcert scenarios list`)")]
+    #[error("no scenario selected: --filter {0} (see `markcert scenarios list`)")]
     NothingSelected(String),
     /// The embedded suite does not load.
     #[error("the embedded suite does not load: {0}")]
@@ -133,11 +136,18 @@ pub fn select(opts: &CertifyOptions) -> Result<Vec<Scenario>, CertifyError> {
         None => load_builtin()?,
         Some(dir) => load_dir(dir).map_err(CertifyError::SuiteDir)?,
     };
+    if let Some(p) = opts.profile {
+        scenarios.retain(|s| s.profile == p);
+    }
     if let Some(f) = &opts.filter {
         scenarios.retain(|s| glob_match(f, s.id.get_ref()));
-        if scenarios.is_empty() {
-            return Err(CertifyError::NothingSelected(f.clone()));
-        }
+    }
+    if scenarios.is_empty() {
+        return Err(CertifyError::NothingSelected(format!(
+            "{} in profile {}",
+            opts.filter.as_deref().unwrap_or("*"),
+            opts.profile.map_or("all", |p| if p == Profile::Long { "long" } else { "default" })
+        )));
     }
     Ok(scenarios)
 }
@@ -259,4 +269,45 @@ fn write_reports(
         write(p, &junit)?;
     }
     Ok(())
+}
+
+/// `certify --mutation-report FILE`: the selected scenarios against `reference` and every mutant;
+/// prints the matrix, writes it to `report` (JSON, schema `markcert-mutation/1`) and returns 0 when
+/// the reference passes everything and every mutant is caught by a MUST scenario, else 1.
+pub async fn mutation(
+    opts: &CertifyOptions,
+    reference: super::mutation::Target,
+    mutants: &[super::mutation::Target],
+    report: &Path,
+    out: &mut impl Write,
+) -> Result<i32, CertifyError> {
+    if opts.jobs == 0 {
+        return Err(CertifyError::NoJobs);
+    }
+    let scenarios = select(opts)?;
+    writeln!(
+        out,
+        "markcert certify --mutation-report: {} scenario(s) against the reference and {} mutant(s), {} job(s)",
+        scenarios.len(),
+        mutants.len(),
+        opts.jobs
+    )?;
+    out.flush()?;
+    let run = RunOptions {
+        timeouts: opts.timeouts,
+        seed: opts.seed,
+        jobs: opts.jobs,
+        ..RunOptions::new(reference.sut.clone())
+    };
+    let bar = progress_bar(opts.progress, scenarios.len() * (1 + mutants.len()));
+    let matrix = super::mutation::run_matrix(&scenarios, &run, reference, mutants, |target, r| {
+        bar.set_message(format!("{target}: {}", r.id));
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    write!(out, "{}", matrix.to_text())?;
+    std::fs::write(report, matrix.to_json())
+        .map_err(|source| CertifyError::WriteReport { path: report.to_path_buf(), source })?;
+    Ok(if matrix.verdict() { 0 } else { 1 })
 }

@@ -7,12 +7,13 @@
 //! returns a [`ScenarioResult`] ([`verdict`]); with a run folder it leaves the scenario's trace, KKT
 //! documents and SUT stderr there. [`run_suite`] runs up to `jobs` scenarios at once and returns the
 //! results in suite order. Code references become concrete codes in [`resolve`];
-//! [`known_failing`] excuses listed cases.
+//! [`known_failing`] excuses listed cases; [`mutation`] measures the suite against deliberate mutants.
 
 pub(crate) mod assertions;
 pub mod certify;
 pub mod known_failing;
 pub mod lane;
+pub mod mutation;
 pub mod record;
 pub mod resolve;
 pub mod verdict;

@@ -13,7 +13,7 @@ pub use error::{Location, ScenarioError};
 pub use load::{load_file, load_str};
 pub use model::{
     Assertion, At, CaseSelector, CodeRef, Decision, Duration, Expect, FaultEvent, Feature, Level, Payment,
-    Reason, ReceiptKind, Role, Scenario, Step, StepRef, WorldSpec,
+    Profile, Reason, ReceiptKind, Role, Scenario, Step, StepRef, WorldSpec,
 };
 
 /// The embedded suite: (file name, text), in suite order. Add new files here.

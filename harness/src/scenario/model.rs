@@ -39,6 +39,9 @@ pub struct Scenario {
     /// Free tags for `--filter` and reports.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `default`, or `long` for cases that need real time (≥ 15 min; run with `--profile long`).
+    #[serde(default)]
+    pub profile: Profile,
     /// The world the emulators start with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<WorldSpec>,
@@ -67,6 +70,17 @@ pub enum Level {
     Must,
     /// A miss is a `warn`.
     Should,
+}
+
+/// Which run profile a scenario belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Run by default (fast: world time moves with `advance_clock`).
+    #[default]
+    Default,
+    /// Needs real time (timers inside the implementation under test); only with `--profile long`.
+    Long,
 }
 
 /// A role the harness plays against.
