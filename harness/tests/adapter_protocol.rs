@@ -299,7 +299,13 @@ async fn stdio_init_ok_carries_features_and_stderr_is_kept() {
     let r = sut.request(init()).await.unwrap();
     let ReplyBody::InitOk(ok) = r.body else { panic!("{r:?}") };
     assert_eq!(ok.features, ["tspiot"]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The stderr reader runs beside the reply: wait for it (bounded).
+    for _ in 0..200 {
+        if !sut.stderr_tail().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(sut.stderr_tail(), ["init for lane lane-1"]);
 }
 
@@ -425,7 +431,13 @@ async fn stdio_stderr_copied_to_file() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait (bounded) for the child to start and write: a loaded machine can take seconds.
+    for _ in 0..200 {
+        if sut.stderr_tail().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(sut.stderr_tail(), ["one", "two"]);
     let _ = sut.finish(Duration::from_secs(5)).await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "one\ntwo\n");
