@@ -21,7 +21,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<ControlContext> {
@@ -127,23 +127,6 @@ async fn options(State(ctx): State<ControlContext>) -> Result<Json<KktOptions>, 
 
 const OPTIONS_PATCH_EXAMPLE: &str = r#"{"ofd":{"reachable":false},"oism":{"latency_ms":50}}"#;
 
-/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes (back to the default here),
-/// anything else replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Object(Map::new())), v);
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
-}
-
 async fn patch_options(
     State(ctx): State<ControlContext>,
     headers: HeaderMap,
@@ -156,10 +139,7 @@ async fn patch_options(
             "a merge patch must be a JSON object like {OPTIONS_PATCH_EXAMPLE}"
         )));
     }
-    let mut current = serde_json::to_value(kkt.options()).unwrap_or(Value::Null);
-    merge(&mut current, &patch);
-    let next: KktOptions =
-        serde_json::from_value(current).map_err(|e| ApiError::bad_request(format!("kkt options: {e}")))?;
+    let next = kkt.options().patched(&patch).map_err(|e| ApiError::bad_request(e.to_string()))?;
     kkt.set_options(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(kkt.options()))
 }
@@ -178,7 +158,7 @@ mod tests {
     #[test]
     fn merge_patch_per_rfc_7396() {
         let mut t = json!({"a":{"b":1,"c":2},"d":3});
-        merge(&mut t, &json!({"a":{"b":null,"e":4},"d":[1]}));
+        crate::kkt::options::merge_patch(&mut t, &json!({"a":{"b":null,"e":4},"d":[1]}));
         assert_eq!(t, json!({"a":{"c":2,"e":4},"d":[1]}));
     }
 }

@@ -302,12 +302,41 @@ pub enum OptionsError {
     ZeroTimeout,
 }
 
+/// RFC 7396 JSON merge patch of `target` by `patch`.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Object(serde_json::Map::new())), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
 impl KktOptions {
     /// Parse a TOML document (sections `[fn]`, `[ofd]`, `[oism]`, `[kkt]`, `[grading]`) and validate it.
     pub fn from_toml(text: &str) -> Result<KktOptions, OptionsError> {
         let opts: KktOptions = toml::from_str(text).map_err(|e| OptionsError::Toml(e.to_string()))?;
         opts.validate()?;
         Ok(opts)
+    }
+
+    /// These options with an RFC 7396 JSON merge patch applied (objects merge key by key, `null`
+    /// removes a key — back to its default —, anything else replaces), validated. What
+    /// `PATCH /kkt/options` and a scenario's `[kkt]` table do.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<KktOptions, OptionsError> {
+        let mut current = serde_json::to_value(self).map_err(|e| OptionsError::Toml(e.to_string()))?;
+        merge_patch(&mut current, patch);
+        let next: KktOptions =
+            serde_json::from_value(current).map_err(|e| OptionsError::Toml(e.to_string()))?;
+        next.validate()?;
+        Ok(next)
     }
 
     /// The options as a TOML document.
