@@ -6,11 +6,13 @@
 //! [`online_verdict`] (rows 1–12 in order, grey zone, prices, expiry), [`return_verdict`] (§11),
 //! [`offline_verdict`] (ЛМ ЧЗ rows 1–4), [`emergency_verdict`] (203), [`no_answer_verdict`] (514 and
 //! friends). Expiry is judged against the instant the caller gives — the answer's `reqTimestamp`, the
-//! emulated world's time — never against this machine's clock.
+//! emulated world's time — never against this machine's clock. The decision mutants
+//! (`policy.mutant`, see `mutant.rs`) are branches of these functions, each marked with its name.
 
 use markcert_codes::{Layout, MarkingCode};
 
 use crate::check::answer::{CodeAnswer, OfflineCode};
+use crate::mutant::Mutant;
 use crate::options::{BlockPriceBasis, NoAnswerPolicy, Policy};
 use crate::protocol::{Reason, ReceiptKind};
 
@@ -90,17 +92,26 @@ pub fn online_verdict(a: &CodeAnswer, ctx: &SaleContext, policy: &Policy) -> Ver
     if ctx.kind == ReceiptKind::Return && policy.return_rules {
         return return_verdict(a, policy);
     }
-    if let Some(ban) = basic_rows(a) {
+    // Mutant `accept-eaeu-errors`: the vendor's error table lists 8 and 11 (the EAEU cross-border
+    // check) as "warnings, sell anyway".
+    if policy.has(Mutant::AcceptEaeuErrors) && matches!(a.error_code, 8 | 11) {
+        return Verdict::Allow;
+    }
+    if let Some(ban) = basic_rows(a, policy) {
         return Verdict::Ban(ban);
     }
-    if a.sold {
+    // Mutant `ignore-sold`: the `sold` flag is not looked at.
+    if a.sold && !policy.has(Mutant::IgnoreSold) {
         return Verdict::ban(Reason::Sold, "Товар уже выведен из оборота (продан)");
     }
     let groups = groups_of(&a.group_ids, ctx);
-    if !a.realizable && !grey_zone_exception(a, groups, policy) {
+    // Mutant `ignore-not-in-circulation`: `realizable` is not looked at.
+    if !a.realizable && !grey_zone_exception(a, groups, policy) && !policy.has(Mutant::IgnoreNotInCirculation)
+    {
         return Verdict::ban(Reason::NotInCirculation, "Товар не введён в оборот");
     }
-    if let Some(expire) = a.expire_date.as_deref() {
+    // Mutant `ignore-expiry`: `expireDate` is not looked at.
+    if let Some(expire) = a.expire_date.as_deref().filter(|_| !policy.has(Mutant::IgnoreExpiry)) {
         if is_expired(expire, ctx.now_ms) {
             return Verdict::ban(Reason::Expired, format!("Истёк срок годности ({expire})"));
         }
@@ -119,7 +130,7 @@ pub fn online_verdict(a: &CodeAnswer, ctx: &SaleContext, policy: &Policy) -> Ver
 }
 
 /// Rows 1–5 (also R1–R5 of returns).
-pub fn basic_rows(a: &CodeAnswer) -> Option<Ban> {
+pub fn basic_rows(a: &CodeAnswer, policy: &Policy) -> Option<Ban> {
     let ban = |reason, message: String| Some(Ban { reason, message });
     let detail = || match (a.error_code, a.message.as_deref()) {
         (0, _) => String::new(),
@@ -130,11 +141,13 @@ pub fn basic_rows(a: &CodeAnswer) -> Option<Ban> {
         ban(Reason::Format, format!("Некорректная структура кода{}", detail()))
     } else if !a.found {
         ban(Reason::NotFound, format!("Нет сведений о коде в ГИС МТ{}", detail()))
-    } else if !a.utilised {
+    } else if !a.utilised && !policy.has(Mutant::IgnoreNotInCirculation) {
+        // (Mutant `ignore-not-in-circulation`: `utilised` is not looked at either.)
         ban(Reason::NotApplied, "Нет сведений о нанесении кода".into())
     } else if !a.verified {
         ban(Reason::Crypto, format!("Код не прошёл проверку подлинности{}", detail()))
-    } else if a.is_blocked {
+    } else if a.is_blocked && !policy.has(Mutant::SellBlocked) {
+        // (Mutant `sell-blocked`: `isBlocked` is not looked at.)
         let bodies = if a.ogvs.is_empty() { String::new() } else { format!(" ({})", a.ogvs.join(", ")) };
         ban(Reason::Blocked, format!("Продажа заблокирована органом власти{bodies}"))
     } else {
@@ -190,7 +203,11 @@ pub fn price_rules(
     };
     let limit = |v: Option<u64>| v.filter(|&v| v > 0).map(|v| v.saturating_mul(scale));
     let rub = |k: u64| format!("{}.{:02}", k / 100, k % 100);
-    if let Some(mrp) = limit(mrp).filter(|_| intersects(groups, &policy.max_price_groups)) {
+    // Mutant `ignore-mrp`: no maximum price at all.
+    let max_price = !policy.has(Mutant::IgnoreMrp);
+    // Mutant `ignore-min-price`: no minimum price at all.
+    let min_price = !policy.has(Mutant::IgnoreMinPrice);
+    if let Some(mrp) = limit(mrp).filter(|_| max_price && intersects(groups, &policy.max_price_groups)) {
         if price > mrp {
             return Some(Ban {
                 reason: Reason::PriceAboveMrp,
@@ -198,13 +215,13 @@ pub fn price_rules(
             });
         }
     }
-    if let Some(smp) = limit(smp).filter(|&smp| price < smp) {
+    if let Some(smp) = limit(smp).filter(|&smp| min_price && price < smp) {
         return Some(Ban {
             reason: Reason::PriceBelowMin,
             message: format!("Цена {} ниже ЕМЦ {}", rub(price), rub(smp)),
         });
     }
-    if let Some(mrp) = limit(mrp).filter(|_| intersects(groups, &policy.min_price_groups)) {
+    if let Some(mrp) = limit(mrp).filter(|_| min_price && intersects(groups, &policy.min_price_groups)) {
         if price < mrp {
             return Some(Ban {
                 reason: Reason::PriceBelowMin,
@@ -219,7 +236,9 @@ pub fn price_rules(
 /// refused (SHOULD). Tobacco packs whose group is unknown or has a maximum price; not blocks, not
 /// returns.
 pub fn pack_mrp_rule(groups: &[u16], ctx: &SaleContext, policy: &Policy) -> Verdict {
-    if !policy.pack_mrp_rule || ctx.kind != ReceiptKind::Sale || ctx.is_block {
+    // Mutant `ignore-mrp`: (the pack's encoded MRP neither).
+    if !policy.pack_mrp_rule || ctx.kind != ReceiptKind::Sale || ctx.is_block || policy.has(Mutant::IgnoreMrp)
+    {
         return Verdict::Allow;
     }
     if !groups.is_empty() && !intersects(groups, &policy.max_price_groups) {
@@ -244,7 +263,7 @@ pub fn pack_mrp_rule(groups: &[u16], ctx: &SaleContext, policy: &Policy) -> Verd
 /// sold, circulation, expiry and prices do not apply.
 pub fn return_verdict(a: &CodeAnswer, policy: &Policy) -> Verdict {
     if policy.return_basic_rules {
-        if let Some(ban) = basic_rows(a) {
+        if let Some(ban) = basic_rows(a, policy) {
             return Verdict::Ban(ban);
         }
     }
@@ -257,9 +276,15 @@ pub fn return_verdict(a: &CodeAnswer, policy: &Policy) -> Verdict {
 /// local-module.md §7 for an ЛМ ЧЗ answer: rows 1–4; the online-only flags are ignored. A return is
 /// refused only when blocked (the basic rules an offline answer can speak to).
 pub fn offline_verdict(o: &OfflineCode, ctx: &SaleContext, policy: &Policy) -> Verdict {
-    let blocked = if o.is_blocked && o.is_grey_gtin {
+    // Mutant `refuse-offline-answers`: only an online answer is trusted to authorise a sale.
+    if policy.has(Mutant::RefuseOfflineAnswers) {
+        return Verdict::ban(Reason::CheckUnavailable, "Нет онлайн-проверки: офлайн-ответ не принимается");
+    }
+    // Mutant `sell-blocked`: `isBlocked` is not looked at (here neither).
+    let is_blocked = o.is_blocked && !policy.has(Mutant::SellBlocked);
+    let blocked = if is_blocked && o.is_grey_gtin {
         Some("GTIN в сером списке: офлайн-решение невозможно, нужна онлайн-проверка")
-    } else if o.is_blocked {
+    } else if is_blocked {
         Some("Код заблокирован (локальный модуль)")
     } else {
         None
@@ -273,7 +298,8 @@ pub fn offline_verdict(o: &OfflineCode, ctx: &SaleContext, policy: &Policy) -> V
     if let Some(m) = blocked {
         return Verdict::ban(Reason::Blocked, m);
     }
-    if o.sold {
+    // Mutant `ignore-sold`: (here neither).
+    if o.sold && !policy.has(Mutant::IgnoreSold) {
         return Verdict::ban(Reason::Sold, "Код уже продан через локальный модуль");
     }
     let groups = ctx.groups_hint.as_slice();
@@ -537,6 +563,42 @@ mod tests {
         assert_eq!(reason(no_answer_verdict("514", &Policy::default())), Some(Reason::CheckUnavailable));
         let allow = Policy { no_answer: NoAnswerPolicy::AllowWithout1260, ..Policy::default() };
         assert!(no_answer_verdict("514", &allow).is_allowed());
+    }
+
+    #[test]
+    fn decision_mutants_drop_exactly_their_row() {
+        let m = |mutant| Policy { mutant: Some(mutant), ..Policy::default() };
+        let p = sale(9_000);
+        let expired = CodeAnswer { expire_date: Some("2025-12-31T00:00:00.000Z".into()), ..milk() };
+        assert!(online_verdict(&expired, &p, &m(Mutant::IgnoreExpiry)).is_allowed());
+        assert!(online_verdict(&pack(), &sale(19_000), &m(Mutant::IgnoreMrp)).is_allowed());
+        assert_eq!(
+            reason(online_verdict(&pack(), &sale(13_000), &m(Mutant::IgnoreMrp))),
+            Some(Reason::PriceBelowMin)
+        );
+        assert!(online_verdict(&pack(), &sale(13_000), &m(Mutant::IgnoreMinPrice)).is_allowed());
+        let no_price = CodeAnswer { mrp: None, smp: None, ..pack() };
+        let above_pack = SaleContext { pack_mrp: Some(18_500), ..sale(19_000) };
+        assert!(online_verdict(&no_price, &above_pack, &m(Mutant::IgnoreMrp)).is_allowed());
+        let blocked = CodeAnswer { is_blocked: true, ..milk() };
+        assert!(online_verdict(&blocked, &p, &m(Mutant::SellBlocked)).is_allowed());
+        let off_blocked = OfflineCode { is_blocked: true, ..OfflineCode::default() };
+        assert!(offline_verdict(&off_blocked, &p, &m(Mutant::SellBlocked)).is_allowed());
+        let sold = CodeAnswer { sold: true, realizable: false, ..milk() };
+        assert_eq!(reason(online_verdict(&sold, &p, &m(Mutant::IgnoreSold))), Some(Reason::NotInCirculation));
+        let sold_grey = CodeAnswer { sold: true, ..milk() };
+        assert!(online_verdict(&sold_grey, &p, &m(Mutant::IgnoreSold)).is_allowed());
+        let emitted = CodeAnswer { utilised: false, realizable: false, ..milk() };
+        assert!(online_verdict(&emitted, &p, &m(Mutant::IgnoreNotInCirculation)).is_allowed());
+        let eaeu = CodeAnswer { found: false, verified: false, error_code: 8, ..CodeAnswer::default() };
+        assert_eq!(on(&CodeAnswer { valid: true, ..eaeu.clone() }, &p), Some(Reason::NotFound));
+        assert!(online_verdict(&eaeu, &p, &m(Mutant::AcceptEaeuErrors)).is_allowed());
+        assert_eq!(
+            reason(offline_verdict(&OfflineCode::default(), &p, &m(Mutant::RefuseOfflineAnswers))),
+            Some(Reason::CheckUnavailable)
+        );
+        // Another row is untouched by each.
+        assert_eq!(reason(online_verdict(&blocked, &p, &m(Mutant::IgnoreExpiry))), Some(Reason::Blocked));
     }
 
     #[test]

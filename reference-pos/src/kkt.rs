@@ -312,23 +312,37 @@ impl Kkt {
         deadline: Instant,
         decline_sale_stopped: bool,
     ) -> KktCheck {
-        if let Err(e) = self.begin(r, deadline).await {
-            return KktCheck::Failed {
-                message: format!("ККТ отказала в проверке кода: {e}")
-            };
+        match self.start(r, deadline).await {
+            Ok(status) => self.finish(status, decline_sale_stopped).await,
+            Err(failed) => failed,
         }
-        let status = match self.poll_until_ready(deadline).await {
-            Ok(s) => s,
+    }
+
+    /// The first half of [`Kkt::validate`]: begin → poll until ready; the ready status, or the
+    /// failure (a check that did not become ready is cancelled).
+    pub async fn start(&self, r: &ValidationRequest, deadline: Instant) -> Result<Value, KktCheck> {
+        if let Err(e) = self.begin(r, deadline).await {
+            return Err(KktCheck::Failed {
+                message: format!("ККТ отказала в проверке кода: {e}")
+            });
+        }
+        match self.poll_until_ready(deadline).await {
+            Ok(s) => Ok(s),
             Err(e) => {
                 let follow = Instant::now() + FOLLOW_UP;
                 if let Err(c) = self.task(json!({"type": "cancelMarkingCodeValidation"}), follow).await {
                     self.say(&format!("cancelMarkingCodeValidation failed: {c}"));
                 }
-                return KktCheck::Failed {
+                Err(KktCheck::Failed {
                     message: format!("ККТ не завершила проверку кода: {e}")
-                };
+                })
             }
-        };
+        }
+    }
+
+    /// The second half of [`Kkt::validate`]: from the ready `status`, accept the code, or decline it
+    /// when the ОИСМ suspended its sale (and `decline_sale_stopped`).
+    pub async fn finish(&self, status: Value, decline_sale_stopped: bool) -> KktCheck {
         let driver_error = status.get("driverError").filter(|d| !d.is_null());
         let driver_code = driver_error.and_then(|d| d.get("code")).and_then(Value::as_i64);
         let follow = Instant::now() + FOLLOW_UP;

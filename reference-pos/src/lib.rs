@@ -8,12 +8,14 @@
 //! Files, one concern each: `protocol.rs` (the adapter wire), `pos.rs` (the session and the order of
 //! steps), `repair.rs` (scanner damage), `check/` (ТС ПИоТ, True API CDN, ЛМ ЧЗ, answer parsing),
 //! `decision.rs` (the sale-ban table), `requisite.rs` (tag 1260/1265), `kkt.rs` (the ATOL flow),
-//! `receipt.rs` (positions and the `sell` task), `options.rs`, `error.rs`.
+//! `receipt.rs` (positions and the `sell` task), `options.rs`, `error.rs`, `mutant.rs` (the deliberate
+//! defects the certification suite must catch; [`main_with_args`] runs one with `--mutant NAME`).
 
 pub mod check;
 pub mod decision;
 pub mod error;
 pub mod kkt;
+pub mod mutant;
 pub mod options;
 pub mod pos;
 pub mod protocol;
@@ -24,6 +26,7 @@ pub mod requisite;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use error::{KktError, PosError, StepError};
+pub use mutant::{Mutant, MutantInfo};
 pub use options::Options;
 pub use pos::{Flow, Pos};
 
@@ -163,10 +166,92 @@ pub fn run_stdio(options: Options) -> u8 {
     }
 }
 
+/// Usage of [`main_with_args`].
+pub const USAGE: &str = "usage: markcert-reference-pos [--mutant NAME | --list-mutants]\n\
+    \x20 (no option)     the reference POS on stdin/stdout (adapter protocol, stdio transport)\n\
+    \x20 --mutant NAME   the reference POS with one deliberate defect (see --list-mutants)\n\
+    \x20 --list-mutants  print the mutants, one `name<TAB>description` line each\n";
+
+/// The command line of `markcert-reference-pos` (and of `markcert reference-pos`): `args` are the
+/// arguments after the program name. No argument: the reference POS on stdin/stdout ([`run_stdio`]);
+/// `--mutant NAME` (or `--mutant=NAME`): that mutant instead; `--list-mutants`: print `name<TAB>
+/// description` lines and exit 0; `-h` / `--help`: the usage. An unknown mutant or option is reported
+/// on stderr (with the valid names) and gives 2. Returns the exit status.
+pub fn main_with_args(args: impl IntoIterator<Item = String>) -> u8 {
+    let mut args = args.into_iter();
+    let mut mutant = None;
+    while let Some(arg) = args.next() {
+        let name = match arg.as_str() {
+            "--list-mutants" => {
+                print!("{}", mutant::list());
+                return 0;
+            }
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return 0;
+            }
+            "--mutant" => match args.next() {
+                Some(name) => name,
+                None => {
+                    eprintln!("--mutant needs a NAME; valid names: {}\n{USAGE}", mutant_names());
+                    return 2;
+                }
+            },
+            other => match other.strip_prefix("--mutant=") {
+                Some(name) => name.to_string(),
+                None => {
+                    eprintln!("unknown argument {other:?}\n{USAGE}");
+                    return 2;
+                }
+            },
+        };
+        match Mutant::from_name(&name) {
+            Some(m) if mutant.is_none() => mutant = Some(m),
+            Some(_) => {
+                eprintln!("only one --mutant at a time\n{USAGE}");
+                return 2;
+            }
+            None => {
+                eprintln!("unknown mutant {name:?}; valid names: {}", mutant_names());
+                return 2;
+            }
+        }
+    }
+    let options = match mutant {
+        Some(m) => {
+            log(&format!("running as mutant {m}: {}", m.info().description));
+            Options::default().with_mutant(m)
+        }
+        None => Options::default(),
+    };
+    run_stdio(options)
+}
+
+/// The valid mutant names, comma-separated.
+fn mutant_names() -> String {
+    mutant::all().iter().map(|(_, i)| i.name).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::BufReader;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bad_command_lines_exit_2_and_listing_exits_0() {
+        assert_eq!(main_with_args(args(&["--mutant", "no-such-defect"])), 2);
+        assert_eq!(main_with_args(args(&["--mutant=no-such-defect"])), 2);
+        assert_eq!(main_with_args(args(&["--mutant"])), 2);
+        assert_eq!(main_with_args(args(&["--frobnicate"])), 2);
+        assert_eq!(main_with_args(args(&["--mutant", "no-1260", "--mutant", "accept-all"])), 2);
+        assert_eq!(main_with_args(args(&["--list-mutants"])), 0);
+        assert!(mutant::all().len() >= 22);
+        assert!(mutant_names().contains("ignore-expiry"));
+    }
 
     #[tokio::test]
     async fn lines_are_read_whole_and_long_ones_skipped() {

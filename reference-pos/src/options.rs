@@ -1,9 +1,12 @@
 //! [`Options`]: every behaviour of the reference POS that the spec leaves configurable, or that a
 //! deliberate mutant may later switch off or alter — the decision policy ([`Policy`]), the time
 //! budgets ([`Timeouts`]), the declared features, and the switches of the scan / KKT flow. The
-//! defaults are the spec's defaults; a correct POS is `Options::default()`.
+//! defaults are the spec's defaults; a correct POS is `Options::default()`, which has no [`Mutant`];
+//! [`Options::with_mutant`] gives the options of one deliberate mutant.
 
 use std::time::Duration;
+
+use crate::mutant::Mutant;
 
 /// What a scenario may rely on this POS to do (declared in `init_ok`).
 pub const ALL_FEATURES: &[&str] = &["tspiot", "direct", "lm-fallback", "returns", "weighted", "fractional"];
@@ -66,6 +69,9 @@ pub struct Policy {
     pub offline_price_rules: bool,
     /// Refuse a code whose KKT check says the ОИСМ suspended its sale (2109 = 3, kkt.md G-C7).
     pub decline_sale_stopped: bool,
+    /// The deliberate defect of the decision, if any: a copy of [`Options::mutant`] (kept in step by
+    /// [`Options::with_mutant`] and [`crate::Pos::new`]) so that the pure rules see it.
+    pub mutant: Option<Mutant>,
 }
 
 impl Default for Policy {
@@ -85,6 +91,7 @@ impl Default for Policy {
             pack_mrp_rule: true,
             offline_price_rules: true,
             decline_sale_stopped: true,
+            mutant: None,
         }
     }
 }
@@ -180,6 +187,8 @@ pub struct Options {
     pub cashier: String,
     /// Write a log to stderr.
     pub log: bool,
+    /// The deliberate defect this POS carries (`None`: the reference POS). See [`crate::mutant`].
+    pub mutant: Option<Mutant>,
 }
 
 impl Default for Options {
@@ -199,6 +208,63 @@ impl Default for Options {
             tspiot_retry: true,
             cashier: "Кассир".into(),
             log: true,
+            mutant: None,
         }
+    }
+}
+
+impl Options {
+    /// These options with the defect `mutant`. A defect an existing switch expresses is that switch;
+    /// every other one is a named branch in the code, found by `opts.mutant` / `policy.mutant`.
+    pub fn with_mutant(mut self, mutant: Mutant) -> Options {
+        match mutant {
+            Mutant::ExpiryByMachineClock => self.policy.expiry_clock = ExpiryClock::Machine,
+            Mutant::BanGreyZone => self.policy.grey_zone_exception = false,
+            Mutant::CheckUnavailableAllows => self.policy.no_answer = NoAnswerPolicy::AllowWithout1260,
+            Mutant::ReturnsJudgedAsSales => self.policy.return_rules = false,
+            Mutant::RegisterWithoutKktCheck => self.kkt_check = false,
+            _ => {}
+        }
+        self.mutant = Some(mutant);
+        self.policy.mutant = Some(mutant);
+        self
+    }
+
+    /// Whether this POS carries the defect `mutant`.
+    pub fn has(&self, mutant: Mutant) -> bool {
+        self.mutant == Some(mutant)
+    }
+}
+
+impl Policy {
+    /// Whether the decision carries the defect `mutant`.
+    pub fn has(&self, mutant: Mutant) -> bool {
+        self.mutant == Some(mutant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_has_no_mutant() {
+        let o = Options::default();
+        assert_eq!(o.mutant, None);
+        assert_eq!(o.policy.mutant, None);
+        assert_eq!(o.policy, Policy::default());
+    }
+
+    #[test]
+    fn a_mutant_keeps_the_features_and_maps_onto_existing_switches() {
+        for (m, _) in crate::mutant::all() {
+            let o = Options::default().with_mutant(*m);
+            assert_eq!((o.mutant, o.policy.mutant), (Some(*m), Some(*m)));
+            assert_eq!(o.features, Options::default().features, "{m}");
+        }
+        let machine = Options::default().with_mutant(Mutant::ExpiryByMachineClock);
+        assert_eq!(machine.policy.expiry_clock, ExpiryClock::Machine);
+        assert!(!Options::default().with_mutant(Mutant::BanGreyZone).policy.grey_zone_exception);
+        assert!(!Options::default().with_mutant(Mutant::RegisterWithoutKktCheck).kkt_check);
     }
 }

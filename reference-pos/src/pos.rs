@@ -3,16 +3,20 @@
 //! position), `close_receipt` (fiscalise on the KKT, then in direct mode register the codes in the
 //! ЛМ ЧЗ), `cancel_receipt` and `shutdown`. Owns the session and the open receipts; every rule it
 //! applies lives in its own module (`repair`, `check`, `decision`, `requisite`, `kkt`, `receipt`).
+//! The mutants of the scan flow and of the evidence (`strip-gs-before-check`, `no-decline`,
+//! `return-as-sale-status`, `emergency-as-unavailable`, `accept-all`, `1260-in-emergency`,
+//! `omit-inst-ver-offline`, `time-as-iso-date`) are branches here, each marked with its name.
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use markcert_codes::{Layout, MarkingCode};
+use markcert_codes::Layout;
 
+use crate::check::answer::Timestamp;
 use crate::check::direct::DirectClient;
 use crate::check::lm::LmClient;
 use crate::check::tspiot::TsPiotClient;
-use crate::check::{check_url, http_client, Answer};
+use crate::check::{check_url, http_client, Answer, Subject};
 use crate::decision::{
     emergency_verdict, infer_groups, no_answer_verdict, offline_verdict, online_verdict,
     remaining_units_rule, SaleContext, Verdict,
@@ -20,6 +24,7 @@ use crate::decision::{
 use crate::error::{KktError, StepError};
 use crate::kkt::{Kkt, KktCheck};
 use crate::log;
+use crate::mutant::Mutant;
 use crate::options::{ExpiryClock, Options};
 use crate::protocol::{
     CancelReceipt, CloseReceipt, Incoming, Init, Mode, OpenReceipt, Reason, ReceiptKind, Reply, ReplyBody,
@@ -51,7 +56,7 @@ enum Checker {
 
 impl Checker {
     /// The check of one code, ended by `deadline`.
-    async fn check(&self, code: &MarkingCode, deadline: Instant) -> Answer {
+    async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
         match self {
             Checker::TsPiot(t) => t.check(code, deadline).await,
             Checker::Direct { cdn, lm } => match (cdn.check(code, deadline).await, lm) {
@@ -96,9 +101,33 @@ fn machine_now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// `Time=` of tag 1265: the answer's `reqTimestamp` digits as they came.
+fn time_of(time: &Timestamp, opts: &Options) -> String {
+    if opts.has(Mutant::TimeAsIsoDate) {
+        // Mutant `time-as-iso-date`: the POS keeps reqTimestamp as a date-time and prints it as one.
+        let nanos = i128::from(time.ms) * 1_000_000;
+        let format = time::format_description::well_known::Rfc3339;
+        if let Some(iso) =
+            time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok().and_then(|t| t.format(&format).ok())
+        {
+            return iso;
+        }
+    }
+    time.digits.clone()
+}
+
 /// The decision on one answer and the evidence tag 1260 gets from it. Online answers are judged at
 /// their `reqTimestamp` (or this machine's clock under [`ExpiryClock::Machine`]).
 pub fn decide(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Options) -> (Verdict, Evidence) {
+    let (verdict, evidence) = decide_correctly(answer, ctx, q, opts);
+    if opts.has(Mutant::AcceptAll) {
+        // Mutant `accept-all`: the check is made and logged, but its verdict is never enforced.
+        return (Verdict::Allow, evidence);
+    }
+    (verdict, evidence)
+}
+
+fn decide_correctly(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Options) -> (Verdict, Evidence) {
     let policy = &opts.policy;
     match answer {
         Answer::Online { code, req_id, time, .. } => {
@@ -114,16 +143,26 @@ pub fn decide(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Options) 
             {
                 verdict = remaining_units_rule(code, *numerator, *denominator);
             }
-            (verdict, Evidence::Online { req_id: req_id.clone(), time: time.digits.clone() })
+            (verdict, Evidence::Online { req_id: req_id.clone(), time: time_of(time, opts) })
         }
+        // Mutant `omit-inst-ver-offline`: the POS records every answer as an online one.
+        Answer::Offline { code, req_id, time, .. } if opts.has(Mutant::OmitInstVerOffline) => (
+            offline_verdict(code, ctx, policy),
+            Evidence::Online { req_id: req_id.clone(), time: time_of(time, opts) },
+        ),
         Answer::Offline { code, req_id, time, inst, version, .. } => (
             offline_verdict(code, ctx, policy),
             Evidence::Offline {
                 req_id: req_id.clone(),
-                time: time.digits.clone(),
+                time: time_of(time, opts),
                 inst: inst.clone(),
                 version: version.clone(),
             },
+        ),
+        // Mutant `1260-in-emergency`: the POS fills the missing check in with its own id and clock.
+        Answer::Emergency { .. } if opts.has(Mutant::Tag1260InEmergency) => (
+            emergency_verdict(ctx, policy),
+            Evidence::Online { req_id: uuid::Uuid::new_v4().to_string(), time: machine_now_ms().to_string() },
         ),
         Answer::Emergency { .. } => (emergency_verdict(ctx, policy), Evidence::Emergency),
         Answer::Unavailable { why } => (no_answer_verdict(why, policy), Evidence::NoAnswer),
@@ -132,7 +171,8 @@ pub fn decide(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Options) 
 
 impl Pos {
     /// A POS with `opts`, before `init`.
-    pub fn new(opts: Options) -> Pos {
+    pub fn new(mut opts: Options) -> Pos {
+        opts.policy.mutant = opts.mutant;
         Pos { opts, http: http_client(), session: None, receipts: HashMap::new(), groups: HashMap::new() }
     }
 
@@ -283,6 +323,7 @@ impl Pos {
             Err(e) => return Ok(ReplyBody::rejected(Reason::Format, e.to_string())),
         };
         let code = repaired.code;
+        let sent = repaired.sent;
         if !repaired.repairs.is_empty() || !repaired.warnings.is_empty() {
             self.say(&format!("scan repaired: {:?}; warnings: {:?}", repaired.repairs, repaired.warnings));
         }
@@ -296,8 +337,24 @@ impl Pos {
             return Ok(ReplyBody::rejected(Reason::Other, "Недопустимая цена или сумма позиции"));
         };
 
-        let answer = self.session()?.checker.check(&code, deadline).await;
-        self.say(&format!("check of {}: {}", printable(code.as_str()), describe(&answer)));
+        let subject = if self.opts.has(Mutant::StripGsBeforeCheck) {
+            // Mutant `strip-gs-before-check`: everything from the first ⟨GS⟩ on is cut off "for the
+            // check", so only the КИ is sent (the KKT still gets the whole code).
+            Subject { code: code.ki().to_string(), ki: code.ki().to_string() }
+        } else if sent != code.as_str() {
+            Subject { code: sent.clone(), ki: sent.clone() }
+        } else {
+            Subject::of(&code)
+        };
+        let answer = self.session()?.checker.check(&subject, deadline).await;
+        self.say(&format!("check of {}: {}", printable(&subject.code), describe(&answer)));
+        let answer = match answer {
+            // Mutant `emergency-as-unavailable`: only HTTP 200 counts as an answer; 203 is an error.
+            Answer::Emergency { source } if self.opts.has(Mutant::EmergencyAsUnavailable) => {
+                Answer::unavailable(format!("{source} answered HTTP 203"))
+            }
+            answer => answer,
+        };
         if let Answer::Online { code: a, .. } = &answer {
             if !a.group_ids.is_empty() {
                 if self.groups.len() >= MAX_GROUP_CACHE {
@@ -317,6 +374,24 @@ impl Pos {
                 .then(|| code.mrp_kopecks().map(u64::from))
                 .flatten(),
         };
+        // Mutant `return-as-sale-status`: the planned status does not look at the receipt's kind.
+        let status_kind = if self.opts.has(Mutant::ReturnAsSaleStatus) { ReceiptKind::Sale } else { kind };
+        let status = planned_status(status_kind, &q);
+        let kkt = if self.opts.kkt_check { self.session()?.kkt.clone() } else { None };
+        let kkt_deadline = deadline.min(Instant::now() + self.opts.timeouts.kkt_check);
+        let request = validation_request(sent.as_bytes(), &q, status);
+        let mut ready = None;
+        if let (Some(kkt), true) = (&kkt, self.opts.has(Mutant::NoDecline)) {
+            // Mutant `no-decline`: the KKT check is begun right after the scan, before the decision
+            // (and a code the decision bans is then left without acceptMarkingCode or declineMarkingCode).
+            if let Some(r) = self.receipts.get_mut(&m.lane) {
+                r.kkt_touched = true;
+            }
+            match kkt.start(&request, kkt_deadline).await {
+                Ok(status) => ready = Some(status),
+                Err(failed) => return Ok(kkt_refusal(failed)),
+            }
+        }
         let (verdict, evidence) = decide(&answer, &ctx, &q, &self.opts);
         if let Verdict::Ban(ban) = verdict {
             return Ok(ReplyBody::rejected(ban.reason, ban.message));
@@ -336,30 +411,30 @@ impl Pos {
             _ => (None, None),
         };
 
-        let status = planned_status(kind, &q);
         let mut check_result = None;
-        let kkt = if self.opts.kkt_check { self.session()?.kkt.clone() } else { None };
         if let Some(kkt) = kkt {
             if let Some(r) = self.receipts.get_mut(&m.lane) {
                 r.kkt_touched = true;
             }
-            let kkt_deadline = deadline.min(Instant::now() + self.opts.timeouts.kkt_check);
-            let request = validation_request(code.as_bytes(), &q, status);
-            match kkt.validate(&request, kkt_deadline, self.opts.policy.decline_sale_stopped).await {
+            let decline = self.opts.policy.decline_sale_stopped;
+            let outcome = match ready {
+                Some(status) => kkt.finish(status, decline).await,
+                None => kkt.validate(&request, kkt_deadline, decline).await,
+            };
+            match outcome {
                 KktCheck::Accepted { check_result: r, note } => {
                     if let Some(note) = note {
                         self.say(&note);
                     }
                     check_result = Some(r);
                 }
-                KktCheck::Declined { message } => return Ok(ReplyBody::rejected(Reason::Blocked, message)),
-                KktCheck::Failed { message } => return Ok(ReplyBody::rejected(Reason::Other, message)),
+                refused => return Ok(kkt_refusal(refused)),
             }
         }
 
         let message = accepted_message(&evidence, &repaired.repairs);
         let item = Item {
-            code: code.as_str().to_string(),
+            code: sent,
             ki: code.ki().to_string(),
             name: m.product.name,
             price_kopecks: m.product.price_kopecks,
@@ -385,7 +460,7 @@ impl Pos {
         let session = self.session()?;
         let Some(receipt) = self.receipts.get(&m.lane) else { return Err(StepError::NoReceipt(m.lane)) };
         let kkt = session.kkt.as_ref().ok_or(StepError::Kkt(KktError::NotConfigured))?;
-        let task = sell_task(receipt, &m.payment, &self.opts.cashier);
+        let task = sell_task(receipt, &m.payment, &self.opts.cashier, self.opts.mutant);
         let fdn = kkt.sell(task).await?;
         self.say(&format!("receipt closed: fiscal document {fdn}"));
         if let Some(lm) = &session.lm_register {
@@ -417,6 +492,15 @@ impl Pos {
     /// The mode `init` chose, if any.
     pub fn mode(&self) -> Option<Mode> {
         self.session.as_ref().map(|s| s.mode)
+    }
+}
+
+/// The reply for a KKT check that did not end in acceptance.
+fn kkt_refusal(check: KktCheck) -> ReplyBody {
+    match check {
+        KktCheck::Declined { message } => ReplyBody::rejected(Reason::Blocked, message),
+        KktCheck::Failed { message } => ReplyBody::rejected(Reason::Other, message),
+        KktCheck::Accepted { .. } => ReplyBody::rejected(Reason::Other, "ККТ: неожиданный итог проверки"),
     }
 }
 
@@ -453,5 +537,80 @@ fn describe(a: &Answer) -> String {
         }
         Answer::Emergency { source } => format!("emergency mode ({source} answered 203)"),
         Answer::Unavailable { why } => format!("no answer: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::answer::{CodeAnswer, OfflineCode};
+
+    fn ctx() -> SaleContext {
+        SaleContext {
+            kind: ReceiptKind::Sale,
+            price_kopecks: 9_000,
+            is_block: false,
+            now_ms: 0,
+            groups_hint: Vec::new(),
+            pack_mrp: None,
+        }
+    }
+
+    fn time() -> Timestamp {
+        Timestamp { digits: "1767225600123".into(), ms: 1_767_225_600_123 }
+    }
+
+    fn online(a: CodeAnswer) -> Answer {
+        Answer::Online { code: Box::new(a), req_id: "r".into(), time: time(), source: "test" }
+    }
+
+    fn with(m: Mutant) -> Options {
+        Options::default().with_mutant(m)
+    }
+
+    #[test]
+    fn evidence_mutants() {
+        let fine = CodeAnswer {
+            valid: true,
+            found: true,
+            utilised: true,
+            verified: true,
+            realizable: true,
+            ..CodeAnswer::default()
+        };
+        let reference = decide(&online(fine.clone()), &ctx(), &Quantity::Piece, &Options::default());
+        assert_eq!(
+            reference,
+            (Verdict::Allow, Evidence::Online { req_id: "r".into(), time: "1767225600123".into() })
+        );
+        let iso = decide(&online(fine), &ctx(), &Quantity::Piece, &with(Mutant::TimeAsIsoDate)).1;
+        assert_eq!(iso, Evidence::Online { req_id: "r".into(), time: "2026-01-01T00:00:00.123Z".into() });
+
+        let offline = Answer::Offline {
+            code: OfflineCode::default(),
+            req_id: "r".into(),
+            time: time(),
+            inst: "i".into(),
+            version: "v".into(),
+            source: "test",
+        };
+        let (_, e) = decide(&offline, &ctx(), &Quantity::Piece, &Options::default());
+        assert!(matches!(e, Evidence::Offline { .. }));
+        let (_, e) = decide(&offline, &ctx(), &Quantity::Piece, &with(Mutant::OmitInstVerOffline));
+        assert_eq!(e, Evidence::Online { req_id: "r".into(), time: "1767225600123".into() });
+
+        let emergency = Answer::Emergency { source: "test" };
+        assert_eq!(decide(&emergency, &ctx(), &Quantity::Piece, &Options::default()).1, Evidence::Emergency);
+        let (_, e) = decide(&emergency, &ctx(), &Quantity::Piece, &with(Mutant::Tag1260InEmergency));
+        assert!(matches!(e, Evidence::Online { .. }), "{e:?}");
+
+        let banned = online(CodeAnswer { valid: true, ..CodeAnswer::default() });
+        assert!(!decide(&banned, &ctx(), &Quantity::Piece, &Options::default()).0.is_allowed());
+        assert!(decide(&banned, &ctx(), &Quantity::Piece, &with(Mutant::AcceptAll)).0.is_allowed());
+        let none = Answer::unavailable("514");
+        assert!(!decide(&none, &ctx(), &Quantity::Piece, &Options::default()).0.is_allowed());
+        assert!(decide(&none, &ctx(), &Quantity::Piece, &with(Mutant::CheckUnavailableAllows))
+            .0
+            .is_allowed());
     }
 }

@@ -2,11 +2,13 @@
 //! how a scan's quantity is sold ([`Quantity`]: a piece, a measured quantity, or a part n/m of a
 //! pack), the planned status (2003) that follows from it, the position sum, the accepted items with
 //! their tag 2106 and 1260 evidence, and the ATOL `sell` / `sellReturn` task built from them.
+//! Mutants `1265-from-first-check`, `invent-2106` and `wrong-1212` are branches of the task's building.
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::kkt::ValidationRequest;
+use crate::mutant::Mutant;
 use crate::protocol::{Fraction, Payment, PaymentMethod, ReceiptKind};
 use crate::requisite::{industry_info, Evidence};
 
@@ -231,15 +233,30 @@ pub fn kkt_text(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// One `position` of the ATOL receipt.
-pub fn position(item: &Item) -> Value {
+/// The 2106 a POS writes when it makes the value up from the ФН's local check instead of copying
+/// the KKT's (mutant `invent-2106`): crypto checked and passed, nothing from the ОИСМ.
+pub fn invented_2106() -> Value {
+    json!({
+        "imcCheckFlag": true,
+        "imcCheckResult": true,
+        "imcStatusInfo": false,
+        "imcEstimatedStatusCorrect": false,
+        "ecrStandAloneFlag": false,
+    })
+}
+
+/// One `position` of the ATOL receipt (`mutant`: the POS's deliberate defect, `None` for the reference).
+pub fn position(item: &Item, mutant: Option<Mutant>) -> Value {
     let mut imc = json!({
         "imcType": "auto",
         "imc": base64::engine::general_purpose::STANDARD.encode(item.code.as_bytes()),
         "itemEstimatedStatus": item.status,
         "imcModeProcessing": 0,
     });
-    if let Some(r) = &item.check_result {
+    if mutant == Some(Mutant::Invent2106) {
+        // Mutant `invent-2106`: the POS fills 2106 itself instead of copying the KKT's value.
+        imc["itemInfoCheckResult"] = invented_2106();
+    } else if let Some(r) = &item.check_result {
         imc["itemInfoCheckResult"] = r.clone();
     }
     match &item.quantity {
@@ -252,6 +269,8 @@ pub fn position(item: &Item) -> Value {
         }
         Quantity::Piece => {}
     }
+    // Mutant `wrong-1212`: 1212 = 33 hard-coded for every marked good, excise or not.
+    let excise = item.excise && mutant != Some(Mutant::Wrong1212);
     let mut p = json!({
         "type": "position",
         "name": kkt_text(&item.name, MAX_NAME_CHARS),
@@ -260,11 +279,11 @@ pub fn position(item: &Item) -> Value {
         "amount": roubles(item.sum_kopecks),
         "measurementUnit": atol_unit(&item.quantity),
         "paymentMethod": "fullPayment",
-        "paymentObject": if item.excise { "exciseWithMarking" } else { "commodityWithMarking" },
+        "paymentObject": if excise { "exciseWithMarking" } else { "commodityWithMarking" },
         "tax": {"type": item.vat},
         "imcParams": imc,
     });
-    let info = industry_info(&item.evidence);
+    let info = industry_info(&item.evidence, mutant);
     if !info.is_empty() {
         p["industryInfo"] = Value::Array(info);
     }
@@ -272,8 +291,9 @@ pub fn position(item: &Item) -> Value {
 }
 
 /// The `sell` / `sellReturn` task of `receipt`, paid by `payment`. A card cannot pay more than the
-/// total (no change is given), so an electronic overpayment is capped at the total.
-pub fn sell_task(receipt: &Receipt, payment: &Payment, cashier: &str) -> Value {
+/// total (no change is given), so an electronic overpayment is capped at the total. `mutant`: the
+/// POS's deliberate defect (`None` for the reference POS).
+pub fn sell_task(receipt: &Receipt, payment: &Payment, cashier: &str, mutant: Option<Mutant>) -> Value {
     let total = receipt.total_kopecks();
     let (kind, amount) = match payment.method {
         PaymentMethod::Cash => ("cash", payment.amount_kopecks),
@@ -285,7 +305,14 @@ pub fn sell_task(receipt: &Receipt, payment: &Payment, cashier: &str) -> Value {
             ReceiptKind::Return => "sellReturn",
         },
         "operator": {"name": kkt_text(cashier, 64)},
-        "items": receipt.items.iter().map(position).collect::<Vec<_>>(),
+        "items": receipt.items.iter().map(|item| match receipt.items.first() {
+            // Mutant `1265-from-first-check`: the requisite is built once per receipt, from its first
+            // check, and copied onto every position.
+            Some(first) if mutant == Some(Mutant::Tag1265FromFirstCheck) => {
+                position(&Item { evidence: first.evidence.clone(), ..item.clone() }, mutant)
+            }
+            _ => position(item, mutant),
+        }).collect::<Vec<_>>(),
         "payments": [{"type": kind, "sum": roubles(amount)}],
         "total": roubles(total),
     })
@@ -393,6 +420,7 @@ mod tests {
             &receipt,
             &Payment { method: PaymentMethod::Electronic, amount_kopecks: 99_999 },
             "Кассир",
+            None,
         );
         assert_eq!(task["type"], "sell");
         assert_eq!(task["total"], json!(189.8));
@@ -404,8 +432,42 @@ mod tests {
         assert_eq!(p["paymentObject"], "commodityWithMarking");
         assert!(task["items"][1].get("industryInfo").is_none(), "emergency: no 1260");
         let ret = Receipt { kind: ReceiptKind::Return, ..receipt };
-        let cash = sell_task(&ret, &Payment { method: PaymentMethod::Cash, amount_kopecks: 20_000 }, "К");
+        let cash =
+            sell_task(&ret, &Payment { method: PaymentMethod::Cash, amount_kopecks: 20_000 }, "К", None);
         assert_eq!(cash["type"], "sellReturn");
         assert_eq!(cash["payments"], json!([{"type":"cash","sum":200.0}]));
+    }
+
+    #[test]
+    fn receipt_mutants() {
+        let item = |req_id: &str, excise| Item {
+            code: format!("0104612345000438215{req_id}\u{1d}93Jm4t"),
+            ki: "k".into(),
+            name: "Товар".into(),
+            price_kopecks: 100,
+            vat: "vat20".into(),
+            quantity: Quantity::Piece,
+            sum_kopecks: 100,
+            status: "itemPieceSold",
+            check_result: Some(json!({"imcCheckFlag":true,"imcCheckResult":true,"imcStatusInfo":true,
+                "imcEstimatedStatusCorrect":true,"ecrStandAloneFlag":false})),
+            evidence: Evidence::Online { req_id: req_id.into(), time: "1".into() },
+            excise,
+            last_part: true,
+        };
+        let mut receipt = Receipt::new(ReceiptKind::Sale);
+        receipt.items.extend([item("aaaaaa", true), item("bbbbbb", false)]);
+        let cash = Payment { method: PaymentMethod::Cash, amount_kopecks: 200 };
+        let attr = |t: &Value, i: usize| t["items"][i]["industryInfo"][0]["industryAttribute"].clone();
+        let reference = sell_task(&receipt, &cash, "К", None);
+        assert_eq!(attr(&reference, 1), json!("UUID=bbbbbb&Time=1"));
+        assert_eq!(reference["items"][0]["paymentObject"], "exciseWithMarking");
+        let first = sell_task(&receipt, &cash, "К", Some(Mutant::Tag1265FromFirstCheck));
+        assert_eq!(attr(&first, 1), json!("UUID=aaaaaa&Time=1"));
+        let wrong = sell_task(&receipt, &cash, "К", Some(Mutant::Wrong1212));
+        assert_eq!(wrong["items"][0]["paymentObject"], "commodityWithMarking");
+        let invented = sell_task(&receipt, &cash, "К", Some(Mutant::Invent2106));
+        assert_eq!(invented["items"][0]["imcParams"]["itemInfoCheckResult"], invented_2106());
+        assert_ne!(invented_2106(), receipt.items[0].check_result.clone().unwrap());
     }
 }

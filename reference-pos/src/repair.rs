@@ -1,11 +1,13 @@
 //! From the scanner's bytes to the canonical marking code (codes.md §11, §12.10): decode the protocol's
 //! base64, then repair scanner damage with `markcert_codes::normalize` (transport prefixes and
 //! suffixes, textual and lost ⟨GS⟩, Russian layout, Caps Lock). A scan that cannot be read even
-//! after repair is refused before any network call; nothing damaged is ever sent onward.
+//! after repair is refused before any network call; nothing damaged is ever sent onward (except by the
+//! mutant `no-scanner-repair`, a branch of [`repair`]).
 
 use base64::Engine;
 use markcert_codes::{Layout, MarkingCode, NormalizeError};
 
+use crate::mutant::Mutant;
 use crate::options::Options;
 
 /// Longest scan looked at (the longest layout is 137 characters; anything far longer is garbage).
@@ -14,8 +16,10 @@ pub const MAX_SCAN_BYTES: usize = 4_096;
 /// A scan read as a canonical code.
 #[derive(Clone, Debug)]
 pub struct Repaired {
-    /// The canonical code: exactly what goes to the check and to the KKT.
+    /// The canonical code.
     pub code: MarkingCode,
+    /// What goes to the check and to the KKT: the canonical code's text (the reference POS).
+    pub sent: String,
     /// What was repaired, for the log and the cashier's message.
     pub repairs: Vec<String>,
     /// Warnings about the scan (e.g. a non-GS1 symbology identifier).
@@ -77,8 +81,16 @@ pub fn repair(raw: &[u8], opts: &Options) -> Result<Repaired, RepairError> {
     if opts.require_crypto_tail && normalized.code.layout() == Layout::KiOnly {
         return Err(RepairError::NoCryptoTail);
     }
+    let sent = if opts.has(Mutant::NoScannerRepair) {
+        // Mutant `no-scanner-repair`: the text field's content goes out as the scanner typed it (only
+        // the Enter that ended the input is dropped); the repaired reading is never used.
+        String::from_utf8_lossy(raw).trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        normalized.code.as_str().to_string()
+    };
     Ok(Repaired {
         code: normalized.code,
+        sent,
         repairs,
         warnings: normalized.warnings.iter().map(ToString::to_string).collect(),
     })
@@ -94,6 +106,7 @@ mod tests {
     fn canonical_scans_pass_unchanged() {
         let r = repair(MILK.as_bytes(), &Options::default()).unwrap();
         assert_eq!(r.code.as_str(), MILK);
+        assert_eq!(r.sent, MILK);
         assert!(r.repairs.is_empty());
     }
 
@@ -102,6 +115,12 @@ mod tests {
         let opts = Options::default();
         let dropped = repair(b"0104612345000438215aZ;q093Jm4t\r", &opts).unwrap();
         assert_eq!(dropped.code.as_str(), MILK);
+        assert_eq!(dropped.sent, MILK);
+        let raw = Options::default().with_mutant(Mutant::NoScannerRepair);
+        assert_eq!(
+            repair(b"0104612345000438215aZ;q093Jm4t\r", &raw).unwrap().sent,
+            "0104612345000438215aZ;q093Jm4t"
+        );
         assert!(!dropped.repairs.is_empty());
         let russian = repair("0104612345000438215фЯжй093Оь4е".as_bytes(), &opts).unwrap();
         assert_eq!(russian.code.as_str(), MILK);

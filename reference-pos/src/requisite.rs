@@ -2,8 +2,11 @@
 //! §10.3–§10.4): 1262 `030`, 1263 `21.11.2023` (ATOL wants `2023.11.21`), 1264 `1944`, and 1265 built
 //! from the check that covered *that* code — `UUID=<reqId>&Time=<reqTimestamp>`, plus
 //! `&Inst=<inst>&Ver=<version>` exactly when the answer came from the ЛМ ЧЗ. Emergency (203): no 1260.
+//! Mutants `old-1263-1264` and `no-1260` are branches of [`industry_info`].
 
 use serde_json::{json, Value};
+
+use crate::mutant::Mutant;
 
 /// 1262: the ФОИВ id.
 pub const FOIV_ID: &str = "030";
@@ -11,6 +14,10 @@ pub const FOIV_ID: &str = "030";
 pub const DOC_DATE_ATOL: &str = "2023.11.21";
 /// 1264: ПП РФ № 1944.
 pub const DOC_NUMBER: &str = "1944";
+/// 1263 of the repealed basis document (ATOL form), as pre-2024 POS software writes it.
+pub const OLD_DOC_DATE_ATOL: &str = "2022.03.26";
+/// 1264 of the repealed basis document (ПП РФ № 477).
+pub const OLD_DOC_NUMBER: &str = "477";
 /// 1265 maximum length.
 pub const MAX_1265: usize = 256;
 
@@ -86,14 +93,25 @@ fn is_uuid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
-/// The ATOL `industryInfo` list of a position: one 1260 from the evidence, or none.
-pub fn industry_info(e: &Evidence) -> Vec<Value> {
+/// The ATOL `industryInfo` list of a position: one 1260 from the evidence, or none. `mutant` is the
+/// POS's deliberate defect, if any (`None` for the reference POS).
+pub fn industry_info(e: &Evidence, mutant: Option<Mutant>) -> Vec<Value> {
+    // Mutant `no-1260`: the POS never fills in industryInfo.
+    if mutant == Some(Mutant::No1260) {
+        return Vec::new();
+    }
+    // Mutant `old-1263-1264`: the basis document of the 2022 experiment, never updated.
+    let (date, number) = if mutant == Some(Mutant::Old1263And1264) {
+        (OLD_DOC_DATE_ATOL, OLD_DOC_NUMBER)
+    } else {
+        (DOC_DATE_ATOL, DOC_NUMBER)
+    };
     tag_1265(e)
         .map(|value| {
             vec![json!({
                 "fois": FOIV_ID,
-                "date": DOC_DATE_ATOL,
-                "number": DOC_NUMBER,
+                "date": date,
+                "number": number,
                 "industryAttribute": value,
             })]
         })
@@ -131,19 +149,22 @@ mod tests {
     #[test]
     fn emergency_and_no_answer_carry_no_1260() {
         assert_eq!(tag_1265(&Evidence::Emergency), None);
-        assert!(industry_info(&Evidence::Emergency).is_empty());
-        assert!(industry_info(&Evidence::NoAnswer).is_empty());
+        assert!(industry_info(&Evidence::Emergency, None).is_empty());
+        assert!(industry_info(&Evidence::NoAnswer, None).is_empty());
     }
 
     #[test]
     fn the_atol_requisite_has_the_fixed_values() {
         let e = Evidence::Online { req_id: "a70a9fd2-2f2d-4846-babf-cd0492f6e047".into(), time: "1".into() };
-        let info = industry_info(&e);
+        let info = industry_info(&e, None);
         assert_eq!(info.len(), 1);
         assert_eq!(info[0]["fois"], "030");
         assert_eq!(info[0]["date"], "2023.11.21");
         assert_eq!(info[0]["number"], "1944");
         assert_eq!(info[0]["industryAttribute"], "UUID=a70a9fd2-2f2d-4846-babf-cd0492f6e047&Time=1");
+        let old = industry_info(&e, Some(Mutant::Old1263And1264));
+        assert_eq!((&old[0]["date"], &old[0]["number"]), (&json!("2022.03.26"), &json!("477")));
+        assert!(industry_info(&e, Some(Mutant::No1260)).is_empty());
     }
 
     #[test]

@@ -37,3 +37,49 @@ fn end_of_input_is_a_clean_exit() {
     assert!(status.success());
     assert!(stdout.is_empty());
 }
+
+fn run_args(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_markcert-reference-pos"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary starts");
+    (out.status, String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn list_mutants_prints_name_tab_description_lines() {
+    let (status, stdout, _) = run_args(&["--list-mutants"]);
+    assert_eq!(status.code(), Some(0));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 22, "{stdout}");
+    for line in &lines {
+        let (name, description) = line.split_once('\t').expect("name<TAB>description");
+        assert!(markcert_reference_pos::Mutant::from_name(name).is_some(), "{name}");
+        assert!(!description.is_empty());
+    }
+}
+
+#[test]
+fn an_unknown_mutant_exits_2_naming_the_valid_ones() {
+    let (status, stdout, stderr) = run_args(&["--mutant", "sell-everything"]);
+    assert_eq!(status.code(), Some(2));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("sell-everything") && stderr.contains("ignore-expiry"), "{stderr}");
+    assert_eq!(run_args(&["--bogus"]).0.code(), Some(2));
+}
+
+#[test]
+fn a_mutant_speaks_the_protocol_like_the_reference() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_markcert-reference-pos"))
+        .args(["--mutant", "accept-all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    child.stdin.take().unwrap().write_all(b"{\"id\":1,\"type\":\"shutdown\"}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "{\"in_reply_to\":1,\"type\":\"shutdown_ok\"}\n");
+}

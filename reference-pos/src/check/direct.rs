@@ -13,12 +13,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use markcert_codes::MarkingCode;
 use rand::Rng;
 use serde_json::{json, Value};
 
 use super::answer::{find_code, text, CodeAnswer, Timestamp};
-use super::{base, excerpt, Answer};
+use super::{base, excerpt, Answer, Subject};
 use crate::log;
 use crate::options::{Options, Timeouts};
 use crate::protocol::TrueApiEndpoints;
@@ -245,7 +244,7 @@ impl Inner {
     }
 
     /// One host, with its one retry.
-    async fn ask_host(&self, host: &str, body: &Value, code: &MarkingCode, deadline: Instant) -> HostOutcome {
+    async fn ask_host(&self, host: &str, body: &Value, code: &Subject, deadline: Instant) -> HostOutcome {
         let mut retried = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -331,7 +330,7 @@ fn is_5000(body: &str) -> bool {
 
 /// A 200 body of `codes/check`: the result about `code`, or no usable answer (request-level error,
 /// missing `reqId`/`reqTimestamp`, code absent).
-fn read_check(text_body: &str, code: &MarkingCode) -> Answer {
+fn read_check(text_body: &str, code: &Subject) -> Answer {
     let v: Value = match serde_json::from_str(text_body) {
         Ok(v) => v,
         Err(e) => return Answer::unavailable(format!("True API answered unreadable JSON: {e}")),
@@ -344,7 +343,7 @@ fn read_check(text_body: &str, code: &MarkingCode) -> Answer {
     let Some(codes) = v.get("codes").and_then(Value::as_array) else {
         return Answer::unavailable("True API answer without codes");
     };
-    let Some(c) = find_code(codes, code.as_str(), code.ki()) else {
+    let Some(c) = find_code(codes, &code.code, &code.ki) else {
         return Answer::unavailable("the True API answer says nothing about this code");
     };
     let req_id = text(&v, "reqId");
@@ -387,11 +386,11 @@ impl DirectClient {
     }
 
     /// The online check of `code` (§13.3 `check`), within the online budget and `deadline`.
-    pub async fn check(&self, code: &MarkingCode, deadline: Instant) -> Answer {
+    pub async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
         let inner = &self.inner;
         let budget_end = Instant::now().checked_add(inner.timeouts.online_budget).unwrap_or(deadline);
         let deadline = deadline.min(budget_end);
-        let mut body = json!({ "codes": [code.as_str()] });
+        let mut body = json!({ "codes": [code.code] });
         if let Some(fn_serial) = &inner.fn_serial {
             body["fiscalDriveNumber"] = json!(fn_serial);
         }
@@ -436,7 +435,7 @@ mod tests {
 
     #[test]
     fn check_bodies() {
-        let code = markcert_codes::parse(b"0104612345000438215aZ;q0\x1d93Jm4t").unwrap();
+        let code = Subject::of(&markcert_codes::parse(b"0104612345000438215aZ;q0\x1d93Jm4t").unwrap());
         let ok = r#"{"code":0,"description":"ok","codes":[{"cis":"0104612345000438215aZ;q0\u001d93Jm4t","valid":true}],
             "reqId":"a70a9fd2-2f2d-4846-babf-cd0492f6e047","reqTimestamp":1767225600123}"#;
         assert!(matches!(read_check(ok, &code), Answer::Online { .. }));

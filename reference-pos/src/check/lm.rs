@@ -5,11 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use markcert_codes::MarkingCode;
 use serde_json::{json, Value};
 
 use super::answer::{find_code, text, OfflineCode, Timestamp};
-use super::{base, excerpt, Answer};
+use super::{base, excerpt, Answer, Subject};
 use crate::options::Options;
 use crate::protocol::{LocalModuleEndpoint, ReceiptKind};
 
@@ -61,8 +60,8 @@ impl LmClient {
     }
 
     /// `outCheck` of `code` (its КИ is sent), giving up at `deadline`.
-    pub async fn out_check(&self, code: &MarkingCode, deadline: Instant) -> Answer {
-        let ki = code.ki();
+    pub async fn out_check(&self, code: &Subject, deadline: Instant) -> Answer {
+        let ki = code.ki.as_str();
         let calls = [
             ("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": ki}]})),
             ("/api/v1/cis/outCheck", json!({"cis_list": [ki]})),

@@ -11,6 +11,25 @@ pub mod tspiot;
 use std::time::Duration;
 
 use answer::{CodeAnswer, OfflineCode, Timestamp};
+use markcert_codes::MarkingCode;
+
+/// What a check is asked about: the code as sent, and its КИ (what the ЛМ ЧЗ is sent, and how the
+/// answer about it is recognised). The reference POS always sends the canonical code
+/// ([`Subject::of`]); only a mutant sends anything else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// The code as sent to the ТС ПИоТ / True API.
+    pub code: String,
+    /// Its КИ (GTIN + serial).
+    pub ki: String,
+}
+
+impl Subject {
+    /// The canonical code and its КИ.
+    pub fn of(code: &MarkingCode) -> Subject {
+        Subject { code: code.as_str().to_string(), ki: code.ki().to_string() }
+    }
+}
 
 /// What the check of one code produced.
 #[derive(Clone, Debug, PartialEq, Eq)]

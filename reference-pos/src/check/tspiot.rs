@@ -7,11 +7,10 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use markcert_codes::MarkingCode;
 use serde_json::{json, Value};
 
 use super::answer::{find_code, text, CodeAnswer, OfflineCode, Timestamp};
-use super::{base, excerpt, Answer};
+use super::{base, excerpt, Answer, Subject};
 use crate::options::Options;
 use crate::protocol::TsPiotEndpoint;
 
@@ -48,9 +47,9 @@ impl TsPiotClient {
     }
 
     /// Check `code`, giving up at `deadline`.
-    pub async fn check(&self, code: &MarkingCode, deadline: Instant) -> Answer {
+    pub async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
         let body = json!({
-            "codes": [base64::engine::general_purpose::STANDARD.encode(code.as_bytes())],
+            "codes": [base64::engine::general_purpose::STANDARD.encode(code.code.as_bytes())],
             "client_info": self.client_info,
         });
         let mut version = "v2";
@@ -72,7 +71,7 @@ impl TsPiotClient {
             match status {
                 200 => {
                     return match serde_json::from_str::<Value>(&text) {
-                        Ok(v) => read_answer(&v, code.as_str(), code.ki()),
+                        Ok(v) => read_answer(&v, &code.code, &code.ki),
                         Err(e) => {
                             Answer::unavailable(format!("ТС ПИоТ answered 200 with unreadable JSON: {e}"))
                         }
