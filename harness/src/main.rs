@@ -31,7 +31,11 @@ enum Command {
     /// The built-in reference POS on stdin/stdout (adapter protocol, stdio transport); `certify`
     /// without --sut runs this.
     #[command(hide = true)]
-    ReferencePos,
+    ReferencePos {
+        /// `--mutant NAME` (a deliberate defect), `--list-mutants`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -83,6 +87,17 @@ struct CertifyArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Measure the suite instead: run it against the reference POS and each of its deliberate mutants,
+    /// print the matrix (mutant → the MUST scenarios that catch it) and write it here as JSON. Exit 0
+    /// when the reference passes everything and every mutant is caught.
+    #[arg(long, conflicts_with_all = ["sut", "sut_url"])]
+    mutation_report: Option<std::path::PathBuf>,
+    /// With --mutation-report: only the mutants whose name matches this glob.
+    #[arg(long, requires = "mutation_report")]
+    mutants: Option<String>,
+    /// With --mutation-report: stop each mutant's run at its first catch (fast; partial killer lists).
+    #[arg(long, requires = "mutation_report")]
+    first_catch: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -406,7 +421,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..CertifyOptions::new(sut)
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            match rt.block_on(certify(&opts, &mut out)) {
+            let result = match &a.mutation_report {
+                None => rt.block_on(certify(&opts, &mut out)),
+                Some(report) => {
+                    let exe = std::env::current_exe().context("locating the markcert binary")?;
+                    let target =
+                        |name: &str, description: &str, extra: &[&str]| markcert::runner::mutation::Target {
+                            name: name.into(),
+                            description: description.into(),
+                            sut: Sut::Program {
+                                program: exe.clone(),
+                                args: std::iter::once("reference-pos")
+                                    .chain(extra.iter().copied())
+                                    .map(String::from)
+                                    .collect(),
+                                label: format!("markcert reference-pos {}", extra.join(" ")),
+                            },
+                        };
+                    let reference = target("reference", "the reference POS, unmutated", &[]);
+                    let mutants: Vec<_> = markcert_reference_pos::mutant::all()
+                        .iter()
+                        .map(|(_, i)| i)
+                        .filter(|i| {
+                            a.mutants.as_deref().is_none_or(|g| markcert::runner::glob_match(g, i.name))
+                        })
+                        .map(|i| target(i.name, i.description, &["--mutant", i.name]))
+                        .collect();
+                    rt.block_on(markcert::runner::certify::mutation(
+                        &opts,
+                        reference,
+                        &mutants,
+                        a.first_catch,
+                        report,
+                        &mut out,
+                    ))
+                }
+            };
+            match result {
                 Ok(code) => ExitCode::from(code as u8),
                 Err(e) => {
                     out.flush().context("writing output")?;
@@ -415,12 +466,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::ReferencePos => {
+        Command::ReferencePos { args } => {
             out.flush().context("writing output")?;
             drop(out);
-            return Ok(ExitCode::from(markcert_reference_pos::run_stdio(
-                markcert_reference_pos::Options::default(),
-            )));
+            return Ok(ExitCode::from(markcert_reference_pos::main_with_args(args)));
         }
         Command::Scenarios(ScenariosCommand::List) => {
             markcert::scenarios_cli::run_list(&mut out)?;

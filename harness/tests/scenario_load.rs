@@ -105,8 +105,8 @@ fn unknown_field_at_top_level() {
     let text = MINI.replace("title = \"Mini\"", "title = \"Mini\"\nbogus = 1");
     assert_eq!(
         err(&text),
-        "t.toml:3:1: unknown field `bogus`, expected one of `id`, `title`, `requirements`, `level`, `roles`, \
-         `features`, `tags`, `world`, `faults`, `steps`, `assert`"
+        "t.toml:3:1: unknown field `bogus`, expected one of `id`, `title`, `requirements`, `cases`, `level`, \
+         `roles`, `features`, `tags`, `profile`, `world`, `faults`, `steps`, `assert`"
     );
 }
 

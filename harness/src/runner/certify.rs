@@ -271,13 +271,15 @@ fn write_reports(
     Ok(())
 }
 
-/// `certify --mutation-report FILE`: the selected scenarios against `reference` and every mutant;
+/// `certify --mutation-report FILE`: the selected scenarios against `reference` and every mutant (each
+/// until its first catch when `first_catch`);
 /// prints the matrix, writes it to `report` (JSON, schema `markcert-mutation/1`) and returns 0 when
 /// the reference passes everything and every mutant is caught by a MUST scenario, else 1.
 pub async fn mutation(
     opts: &CertifyOptions,
     reference: super::mutation::Target,
     mutants: &[super::mutation::Target],
+    first_catch: bool,
     report: &Path,
     out: &mut impl Write,
 ) -> Result<i32, CertifyError> {
@@ -300,11 +302,12 @@ pub async fn mutation(
         ..RunOptions::new(reference.sut.clone())
     };
     let bar = progress_bar(opts.progress, scenarios.len() * (1 + mutants.len()));
-    let matrix = super::mutation::run_matrix(&scenarios, &run, reference, mutants, |target, r| {
-        bar.set_message(format!("{target}: {}", r.id));
-        bar.inc(1);
-    })
-    .await;
+    let matrix =
+        super::mutation::run_matrix(&scenarios, &run, reference, mutants, first_catch, |target, r| {
+            bar.set_message(format!("{target}: {}", r.id));
+            bar.inc(1);
+        })
+        .await;
     bar.finish_and_clear();
     write!(out, "{}", matrix.to_text())?;
     std::fs::write(report, matrix.to_json())

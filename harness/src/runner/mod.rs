@@ -244,7 +244,14 @@ async fn run_inner(
         Err(e) => return verdict.error(None, format!("setup: {e}")),
     };
     let trace = Trace::in_memory(100_000);
-    let stack = match Stack::start(world, clock, trace, StackOptions::default()).await {
+    let mut stack_options = StackOptions::default();
+    if let (Some(patch), Some(kkt)) = (&s.kkt, stack_options.kkt.as_mut()) {
+        match kkt.options.patched(patch) {
+            Ok(o) => kkt.options = o,
+            Err(e) => return verdict.error(None, format!("setup: kkt: {e}")),
+        }
+    }
+    let stack = match Stack::start(world, clock, trace, stack_options).await {
         Ok(st) => st,
         Err(e) => return verdict.error(None, format!("setup: {}", RunError::from(e))),
     };

@@ -52,6 +52,8 @@ impl MutantRow {
 pub struct MutationReport {
     /// Always [`SCHEMA`].
     pub schema: &'static str,
+    /// False when each mutant ran only until its first catch (the killer lists are then partial).
+    pub complete: bool,
     /// Scenario ids, in suite order.
     pub scenarios: Vec<String>,
     /// Outcomes of the reference implementation.
@@ -127,12 +129,15 @@ fn outcomes(results: &[ScenarioResult]) -> BTreeMap<String, Outcome> {
 }
 
 /// Runs `scenarios` against `reference` and every mutant (one after the other; scenarios of one target
-/// run `base.jobs` at once). `progress` gets the target name and each result.
+/// run `base.jobs` at once). With `first_catch`, a mutant's run stops at the first batch in which a
+/// MUST scenario fails (its row then lists only the killers found so far: `complete` is false).
+/// `progress` gets the target name and each result.
 pub async fn run_matrix(
     scenarios: &[Scenario],
     base: &RunOptions,
     reference: Target,
     mutants: &[Target],
+    first_catch: bool,
     mut progress: impl FnMut(&str, &ScenarioResult),
 ) -> MutationReport {
     let must: Vec<&str> =
@@ -141,7 +146,21 @@ pub async fn run_matrix(
     let reference_results = run_suite(scenarios, &run(&reference), |r| progress(&reference.name, r)).await;
     let mut rows = Vec::with_capacity(mutants.len());
     for m in mutants {
-        let results = run_suite(scenarios, &run(m), |r| progress(&m.name, r)).await;
+        let results = if first_catch {
+            // Batches of `jobs` scenarios, until one batch holds a MUST failure.
+            let mut results = Vec::new();
+            for batch in scenarios.chunks(base.jobs.max(1)) {
+                let part = run_suite(batch, &run(m), |r| progress(&m.name, r)).await;
+                let caught = part.iter().any(|r| r.outcome == Outcome::Fail && must.contains(&r.id.as_str()));
+                results.extend(part);
+                if caught {
+                    break;
+                }
+            }
+            results
+        } else {
+            run_suite(scenarios, &run(m), |r| progress(&m.name, r)).await
+        };
         let caught_by = results
             .iter()
             .filter(|r| r.outcome == Outcome::Fail && must.contains(&r.id.as_str()))
@@ -157,6 +176,7 @@ pub async fn run_matrix(
     let caught = rows.iter().filter(|r| r.caught()).count();
     MutationReport {
         schema: SCHEMA,
+        complete: !first_catch,
         scenarios: scenarios.iter().map(|s| s.id.get_ref().clone()).collect(),
         reference: outcomes(&reference_results),
         score: if rows.is_empty() { 1.0 } else { caught as f64 / rows.len() as f64 },

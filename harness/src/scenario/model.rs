@@ -45,6 +45,10 @@ pub struct Scenario {
     /// The world the emulators start with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<WorldSpec>,
+    /// KKT controls for this scenario: a merge patch of the KKT options (`docs/kkt.md`, e.g.
+    /// `[kkt.grading] excise_groups = [3, 12, 15, 16]`), applied before the SUT starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kkt: Option<serde_json::Value>,
     /// Fault timeline: rules set and cleared at step boundaries or world-time offsets.
     #[serde(default)]
     pub faults: Vec<Spanned<FaultEvent>>,

@@ -164,6 +164,20 @@ fn check_metadata(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
     if s.steps.is_empty() {
         return Err(cx.err(s.id.span(), "steps: a scenario needs at least one step"));
     }
+    if let Some(patch) = &s.kkt {
+        let ok = patch.is_object()
+            && markcert_emulators::kkt::options::KktOptions::default().patched(patch).is_ok();
+        if !ok {
+            let why = markcert_emulators::kkt::options::KktOptions::default()
+                .patched(patch)
+                .err()
+                .map_or("must be a table of KKT options".to_string(), |e| e.to_string());
+            return Err(cx.err(
+                s.id.span(),
+                format!("kkt: {why} (the sections of docs/kkt.md: fn, ofd, oism, kkt, grading)"),
+            ));
+        }
+    }
     for case in &s.cases {
         let ok = !case.is_empty()
             && case
