@@ -259,6 +259,12 @@ impl<'a> Lane<'a> {
             }
             Step::SetFault { rule, .. } => self.set_fault(rule.clone())?,
             Step::ClearFault { name, .. } => self.clear_fault(name.as_deref()),
+            Step::LmLink { up, .. } => {
+                let now = self.stack.clock.now_ms();
+                let world = self.stack.world.read().unwrap_or_else(|e| e.into_inner());
+                let mut lm = self.stack.lm.lock().unwrap_or_else(|e| e.into_inner());
+                lm.set_operator_link(&world, now, *up);
+            }
             Step::LmSync { .. } => {
                 let now = self.stack.clock.now_ms();
                 let world = self.stack.world.read().unwrap_or_else(|e| e.into_inner());

@@ -442,6 +442,15 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// Cut or restore the ЛМ ЧЗ's link to the operator (its synchronisation): while it is down the
+    /// module keeps answering from its last snapshot until `lastSync` is 72 h old (then 400 / 4050).
+    LmLink {
+        /// Label other parts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// `false` cuts the link, `true` restores it (the module then syncs).
+        up: bool,
+    },
     /// Let real time pass (the world clock follows).
     Wait {
         /// Label other parts refer to.
@@ -466,6 +475,7 @@ impl Step {
             Step::SetFault { .. } => "set_fault",
             Step::ClearFault { .. } => "clear_fault",
             Step::LmSync { .. } => "lm_sync",
+            Step::LmLink { .. } => "lm_link",
             Step::Wait { .. } => "wait",
         }
     }
@@ -482,6 +492,7 @@ impl Step {
             | Step::SetFault { id, .. }
             | Step::ClearFault { id, .. }
             | Step::LmSync { id }
+            | Step::LmLink { id, .. }
             | Step::Wait { id, .. } => id.as_deref(),
         }
     }
