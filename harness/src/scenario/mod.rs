@@ -37,6 +37,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("off-online-delayed.toml", include_str!("../../../scenarios/off-online-delayed.toml")),
     ("off-lm-sync-error.toml", include_str!("../../../scenarios/off-lm-sync-error.toml")),
     ("off-lm-price.toml", include_str!("../../../scenarios/off-lm-price.toml")),
+    ("kkt-poll-ready.toml", include_str!("../../../scenarios/kkt-poll-ready.toml")),
     ("ban-block-above-mrp.toml", include_str!("../../../scenarios/ban-block-above-mrp.toml")),
     ("ban-crypto.toml", include_str!("../../../scenarios/ban-crypto.toml")),
     ("ban-expired-edge.toml", include_str!("../../../scenarios/ban-expired-edge.toml")),
