@@ -99,8 +99,8 @@ impl Judge<'_> {
                 Err(j) => j,
             },
             Assertion::CodeNotInAnyReceipt { step } => match step_code(step) {
+                Ok(_) if self.stack.kkt.is_none() => Judged::Error("this run has no KKT".into()),
                 Ok((n, code, _)) => match receipt_item(self.stack, 0, &code) {
-                    _ if self.stack.kkt.is_none() => Judged::Error("this run has no KKT".into()),
                     None => Judged::Holds,
                     Some(item) => miss(
                         format!(
