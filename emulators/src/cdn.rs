@@ -3,8 +3,10 @@
 //! on its own loopback port, serving `cdn/health/check` and `codes/check`.
 //!
 //! Owns request parsing, authentication (`X-API-KEY` with its cut-off date), HTTP status semantics,
-//! tracing every call and remembering every issued `reqId`. The answers themselves come from
-//! [`crate::trueapi`]; the world, clock and trace are shared with the other emulators.
+//! tracing every call (with the credential kind the request presented as the note `auth=…` on
+//! `cdn/info`, `cdn/health/check`, `codes/check` and `auth/fn/*`) and remembering every issued
+//! `reqId`. The answers themselves come from [`crate::trueapi`]; the world, clock and trace are shared
+//! with the other emulators.
 
 use crate::clock::WorldClock;
 use crate::faults::FaultTable;
@@ -12,7 +14,7 @@ use crate::fnauth::{FnAuthError, FnAuthService, TokenError};
 use crate::http::{accept_loop, disturb, traced, FastRoute, HostNet, NoFastRoute};
 use crate::reqlog::ReqLog;
 use crate::signin::{self, Challenges, SignInError};
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceEvent};
 use crate::trueapi::{check_codes, Requester, TrueApiOptions};
 use crate::world::{ApiKey, World};
 use axum::body::Bytes;
@@ -283,6 +285,34 @@ fn authenticate(s: &HostState, headers: &HeaderMap) -> Result<Caller, AuthFailur
     Ok(Caller { inn, fn_serial: None })
 }
 
+/// The trace note naming the credential a request presented: `auth=bearer` (an `Authorization:
+/// Bearer …` header), `auth=x-api-key`, `auth=bearer+x-api-key` (both) or `auth=none`. Whether the
+/// credential is valid is not judged here.
+fn auth_note(headers: &HeaderMap) -> &'static str {
+    let bearer = headers.get_all(axum::http::header::AUTHORIZATION).iter().any(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|v| v.split_whitespace().next())
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+    });
+    let key = headers.contains_key("x-api-key");
+    match (bearer, key) {
+        (true, true) => "auth=bearer+x-api-key",
+        (true, false) => "auth=bearer",
+        (false, true) => "auth=x-api-key",
+        (false, false) => "auth=none",
+    }
+}
+
+/// `ev` with `note` added to its note (after `; ` when it already has one).
+fn add_note(mut ev: TraceEvent, note: &str) -> TraceEvent {
+    ev.note = Some(match ev.note.take() {
+        Some(n) if !n.is_empty() => format!("{n}; {note}"),
+        _ => note.to_string(),
+    });
+    ev
+}
+
 fn auth_error(s: &HostState, f: AuthFailure) -> Response {
     match f {
         AuthFailure::Missing => error(StatusCode::UNAUTHORIZED, "Требуется авторизация: передайте X-API-KEY"),
@@ -297,7 +327,7 @@ fn auth_error(s: &HostState, f: AuthFailure) -> Response {
 }
 
 async fn cdn_info(State(s): State<Arc<HostState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    served(&s, &method, &uri, || match authenticate(&s, &headers) {
+    served(&s, &method, &uri, &headers, || match authenticate(&s, &headers) {
         Err(f) => auth_error(&s, f),
         Ok(_) => {
             let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
@@ -308,7 +338,7 @@ async fn cdn_info(State(s): State<Arc<HostState>>, method: Method, uri: Uri, hea
 }
 
 async fn health(State(s): State<Arc<HostState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    served(&s, &method, &uri, || match authenticate(&s, &headers) {
+    served(&s, &method, &uri, &headers, || match authenticate(&s, &headers) {
         Err(f) => auth_error(&s, f),
         Ok(_) => Json(json!({ "code": 0, "description": "ok", "avgTimeMs": 1 })).into_response(),
     })
@@ -316,8 +346,14 @@ async fn health(State(s): State<Arc<HostState>>, method: Method, uri: Uri, heade
 }
 
 /// Serve one call that carries no codes: the fault layer first, then `answer` (unless a fault answered
-/// instead), the slow-body fault on the way out, and one trace event.
-async fn served(s: &HostState, method: &Method, uri: &Uri, answer: impl FnOnce() -> Response) -> Response {
+/// instead), the slow-body fault on the way out, and one trace event noting the credential presented.
+async fn served(
+    s: &HostState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    answer: impl FnOnce() -> Response,
+) -> Response {
     let started = Instant::now();
     let mut dist = disturb(&s.net, uri.path(), &[] as &[&str]).await;
     let resp = match dist.response.take() {
@@ -325,7 +361,8 @@ async fn served(s: &HostState, method: &Method, uri: &Uri, answer: impl FnOnce()
         None => answer(),
     };
     let resp = dist.finish(resp).await;
-    s.ctx.trace.record(dist.mark(traced(&s.net, method, uri, resp.status(), started)));
+    let ev = dist.mark(traced(&s.net, method, uri, resp.status(), started));
+    s.ctx.trace.record(add_note(ev, auth_note(headers)));
     resp
 }
 
@@ -404,7 +441,8 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
         Ok(b) => b,
         Err(_) => {
             let resp = error(StatusCode::PAYLOAD_TOO_LARGE, "Тело запроса слишком велико");
-            s.ctx.trace.record(traced(&s.net, method, uri, resp.status(), started));
+            let ev = traced(&s.net, method, uri, resp.status(), started);
+            s.ctx.trace.record(add_note(ev, auth_note(headers)));
             return resp;
         }
     };
@@ -478,7 +516,7 @@ async fn codes_check(State(s): State<Arc<HostState>>, req: axum::extract::Reques
     if let Some(id) = req_id {
         ev = ev.req_id(id);
     }
-    s.ctx.trace.record(ev);
+    s.ctx.trace.record(add_note(ev, auth_note(headers)));
     resp
 }
 
@@ -520,9 +558,15 @@ async fn permissive_access(
 }
 
 /// `POST /api/v4/true-api/auth/fn/challenge` (`tspiot.md` §9.3): a challenge for a registered ФН.
-async fn fn_challenge(State(s): State<Arc<HostState>>, method: Method, uri: Uri, body: Bytes) -> Response {
+async fn fn_challenge(
+    State(s): State<Arc<HostState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     use base64::Engine;
-    served(&s, &method, &uri, || {
+    served(&s, &method, &uri, &headers, || {
         let v = serde_json::from_slice::<Value>(&body).ok();
         let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
         let Some(serial) = field("fnSerial") else { return fn_auth_error(FnAuthError::BadRequest) };
@@ -544,8 +588,14 @@ async fn fn_challenge(State(s): State<Arc<HostState>>, method: Method, uri: Uri,
 }
 
 /// `POST /api/v4/true-api/auth/fn/token` (`tspiot.md` §9.3): a signed challenge in, a token out.
-async fn fn_token(State(s): State<Arc<HostState>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    served(&s, &method, &uri, || {
+async fn fn_token(
+    State(s): State<Arc<HostState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    served(&s, &method, &uri, &headers, || {
         let v = serde_json::from_slice::<Value>(&body).ok();
         let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str);
         let (Some(id), Some(serial), Some(mac)) = (field("challengeId"), field("fnSerial"), field("mac"))
@@ -614,6 +664,81 @@ async fn permissive_access_v4(State(s): State<Arc<HostState>>, method: Method, u
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::trace::TraceFilter;
+    use crate::world::default::{default_world, STORE_API_KEY};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const NOW: i64 = 1_767_225_600_000; // 2026-01-01, before the X-API-KEY cut-off
+
+    #[test]
+    fn auth_notes_name_the_credential_presented() {
+        let mut h = HeaderMap::new();
+        assert_eq!(auth_note(&h), "auth=none");
+        h.insert("x-api-key", "k".parse().unwrap());
+        assert_eq!(auth_note(&h), "auth=x-api-key");
+        h.insert(axum::http::header::AUTHORIZATION, "bearer t".parse().unwrap());
+        assert_eq!(auth_note(&h), "auth=bearer+x-api-key");
+        h.remove("x-api-key");
+        assert_eq!(auth_note(&h), "auth=bearer");
+        h.insert(axum::http::header::AUTHORIZATION, "Basic dTpw".parse().unwrap());
+        assert_eq!(auth_note(&h), "auth=none", "another scheme is not a bearer token");
+        let ev = add_note(TraceEvent::new("cdn-1", "GET", "/x").note("slow"), "auth=none");
+        assert_eq!(ev.note.as_deref(), Some("slow; auth=none"));
+        assert_eq!(
+            add_note(TraceEvent::new("cdn-1", "GET", "/x"), "auth=bearer").note.as_deref(),
+            Some("auth=bearer")
+        );
+    }
+
+    /// Every traced True API call of the ТС ПИоТ's algorithm carries the credential kind it presented.
+    #[tokio::test]
+    async fn traced_calls_note_the_credential_kind() {
+        let world = Arc::new(RwLock::new(default_world(NOW).unwrap()));
+        let ctx = TrueApiContext::new(world, WorldClock::frozen_at(NOW), Trace::in_memory(1000));
+        let servers = spawn(ctx.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), 1).await.unwrap();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let (discovery, host) = (&servers.endpoints.discovery, &servers.endpoints.hosts[0]);
+        let code = {
+            let w = ctx.world.read().unwrap();
+            w.codes().into_iter().find(|c| c.case.as_deref() == Some("in-circulation")).unwrap().code.clone()
+        };
+        let body = json!({ "codes": [code] });
+        let check = format!("{host}{CODES_CHECK_PATH}");
+        let calls = [
+            http.post(&check).json(&body).header("X-API-KEY", STORE_API_KEY),
+            http.post(&check).json(&body).bearer_auth("not-a-token"),
+            http.post(&check).json(&body).bearer_auth("not-a-token").header("X-API-KEY", STORE_API_KEY),
+            http.post(&check).json(&body),
+            http.get(format!("{discovery}{V4}/cdn/info")).header("X-API-KEY", STORE_API_KEY),
+            http.get(format!("{host}{V4}/cdn/health/check")).bearer_auth("not-a-token"),
+            http.post(format!("{discovery}{V4}/auth/fn/challenge")).json(&json!({})),
+        ];
+        for c in calls {
+            c.send().await.unwrap();
+        }
+        let seen: Vec<(String, u16, Option<String>)> = ctx
+            .trace
+            .events(&TraceFilter::default())
+            .into_iter()
+            .map(|e| (e.path.as_str().rsplit('/').next().unwrap_or("").to_string(), e.status, e.note))
+            .collect();
+        let n = |s: &str| Some(s.to_string());
+        assert_eq!(
+            seen,
+            vec![
+                ("check".into(), 200, n("auth=x-api-key")),
+                ("check".into(), 401, n("auth=bearer")),
+                ("check".into(), 200, n("auth=bearer+x-api-key")),
+                ("check".into(), 401, n("auth=none")),
+                ("info".into(), 200, n("auth=x-api-key")),
+                ("check".into(), 401, n("auth=bearer")),
+                ("challenge".into(), 400, n("auth=none")),
+            ]
+        );
+        servers.shutdown().await;
+    }
+
     #[test]
     fn default_cut_off_is_2026_10_01_msk() {
         let iso = crate::clock::format_iso_ms(super::DEFAULT_XAPIKEY_CUTOFF_MS);

@@ -5,7 +5,9 @@
 //! Owns the [`FnSigner`] seam (the ФН side: the KKT emulator's `markcertFnAuthenticate` task will
 //! implement it; until then [`WorldFnSigner`] signs with the world's ФН secrets) and the
 //! [`TokenManager`]. The scheme (how a challenge is signed) is behind [`crate::fnauth::FnAuthScheme`].
+//! A mutation run sets its defect with [`TokenManager::set_mutant`] (branches marked `// mutant:`).
 
+use super::mutant::TsPiotMutant;
 use super::options::AuthMode;
 use crate::clock::WorldClock;
 use crate::fnauth::{Challenge, FnAuthScheme};
@@ -168,6 +170,8 @@ pub struct TokenManager {
     /// Held while a token is being obtained, so that concurrent checks do not all ask.
     obtaining: tokio::sync::Mutex<()>,
     renewing: AtomicBool,
+    /// The deliberate defect of a mutation run (`None`: the reference).
+    mutant: Mutex<Option<TsPiotMutant>>,
 }
 
 /// Who the instance is and how it may authenticate.
@@ -213,7 +217,19 @@ impl TokenManager {
             held: Mutex::new(None),
             obtaining: tokio::sync::Mutex::new(()),
             renewing: AtomicBool::new(false),
+            mutant: Mutex::new(None),
         }
+    }
+
+    /// Run with a deliberate defect (mutation testing only; `None`: the reference). Set by
+    /// `TsPiot::new` from `TsPiotOptions::mutant`, since the manager is shared before the instance exists.
+    pub fn set_mutant(&self, mutant: Option<TsPiotMutant>) {
+        *self.mutant.lock().unwrap_or_else(|p| p.into_inner()) = mutant;
+    }
+
+    /// The deliberate defect this manager runs with, if any.
+    pub fn mutant(&self) -> Option<TsPiotMutant> {
+        *self.mutant.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The ФН serial of this instance.
@@ -239,6 +255,10 @@ impl TokenManager {
     /// the background when less than `token_renew_before_s` is left), else `X-API-KEY` where the mode
     /// allows it, else `None` (no online check possible).
     pub async fn credential(self: &Arc<Self>) -> Option<Credential> {
+        // mutant: xapikey-after-cutoff (the key, whatever the mode and the date)
+        if self.mutant() == Some(TsPiotMutant::XapikeyAfterCutoff) {
+            return self.api_key.clone().map(Credential::XApiKey);
+        }
         if self.mode == AuthMode::XApiKey {
             return self.api_key.clone().map(Credential::XApiKey);
         }
@@ -336,6 +356,36 @@ mod tests {
         assert_eq!(s.sign("%%").await, Err(SignError::BadChallenge));
         let nm = WorldFnSigner::new(world, NON_MARKING_FN_SERIAL, Arc::new(HmacSha256V1));
         assert!(matches!(nm.sign(challenge).await, Err(SignError::NotRegistered(_))));
+    }
+
+    /// `xapikey-after-cutoff`: with a ФН-only mode and no reachable True API, the reference has no
+    /// credential; the mutant presents the store's key without trying to obtain a token.
+    #[tokio::test]
+    async fn xapikey_after_cutoff_presents_the_key_whatever_the_mode() {
+        let world = Arc::new(RwLock::new(default_world(0).unwrap()));
+        let signer = Arc::new(WorldFnSigner::new(world, STORE_FN_SERIAL, Arc::new(HmacSha256V1)));
+        let manager = || {
+            let settings = TokenSettings {
+                mode: AuthMode::Fn,
+                api_key: Some("key".into()),
+                inn: "7700000000".into(),
+                kkt_serial: "1".into(),
+                tspiot_id: "t".into(),
+                renew_before_s: 600,
+            };
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let discovery = "http://127.0.0.1:9".to_string(); // nothing listens: no token
+            Arc::new(TokenManager::new(http, discovery, WorldClock::frozen_at(0), signer.clone(), settings))
+        };
+        let reference = manager();
+        assert_eq!(reference.mutant(), None);
+        assert_eq!(reference.credential().await, None, "ФН mode: no token, no credential");
+        let mutant = manager();
+        mutant.set_mutant(Some(TsPiotMutant::XapikeyAfterCutoff));
+        assert_eq!(mutant.credential().await, Some(Credential::XApiKey("key".into())));
+        assert!(mutant.held().is_none(), "no token was obtained");
+        mutant.set_mutant(None);
+        assert_eq!(mutant.credential().await, None, "back to the reference");
     }
 
     #[test]

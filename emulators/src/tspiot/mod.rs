@@ -9,11 +9,13 @@
 //! (credentials: X-API-KEY until the cut-off, ФН tokens obtained and renewed through a [`auth::FnSigner`]),
 //! `orchestrator.rs` (§5: online, then ЛМ ЧЗ, 203, 514), `wire.rs` (POS-facing request parsing and
 //! response shapes per version), `server.rs` (the POS API over HTTP or HTTPS), `admin.rs` (the admin API),
-//! `tls.rs` (the self-signed certificate and the TLS accept loop).
+//! `tls.rs` (the self-signed certificate and the TLS accept loop), `mutant.rs` (deliberate defects for
+//! mutation testing, off unless `tspiot.mutant` is set).
 
 pub mod admin;
 pub mod auth;
 pub mod lm_client;
+pub mod mutant;
 pub mod options;
 pub mod orchestrator;
 pub mod server;

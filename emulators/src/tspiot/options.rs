@@ -2,6 +2,7 @@
 //! `true-api.md` §13.3). Data only; `#[serde(default)]` so a partial TOML or JSON table is enough, and
 //! unknown names are refused.
 
+use super::mutant::TsPiotMutant;
 use serde::{Deserialize, Serialize};
 
 /// The CDN algorithm's parameters (`true-api.md` §13.3).
@@ -113,6 +114,11 @@ pub struct TsPiotOptions {
     pub token_renew_before_s: u64,
     /// Instance id reported by `/info` (`tspiotId`).
     pub tspiot_id: String,
+    /// For mutation testing only: one deliberate defect ([`TsPiotMutant`]) the instance runs with, so
+    /// that the certification suite can prove it catches it. `None` (the default) is the reference
+    /// behaviour; never set it for anything but a mutation run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<TsPiotMutant>,
 }
 
 impl Default for TsPiotOptions {
@@ -131,6 +137,7 @@ impl Default for TsPiotOptions {
             auth: AuthMode::FnThenXApiKey,
             token_renew_before_s: 600,
             tspiot_id: "00107700000099".into(),
+            mutant: None,
         }
     }
 }
@@ -156,6 +163,7 @@ mod tests {
         );
         assert!(!o.timestamp_as_string && !o.teapot_is_emergency);
         assert_eq!(o.emergency_probe_s, 60);
+        assert_eq!(o.mutant, None);
     }
 
     #[test]
@@ -167,5 +175,16 @@ mod tests {
             (ClientInfoMode::Strict, 900, 900)
         );
         assert!(toml::from_str::<TsPiotOptions>("codes_check_timout_ms = 1").is_err());
+    }
+
+    #[test]
+    fn the_mutant_is_read_by_its_kebab_name_and_not_written_when_absent() {
+        let o: TsPiotOptions = toml::from_str("mutant = \"switch-on-429\"\n").unwrap();
+        assert_eq!(o.mutant, Some(TsPiotMutant::SwitchOn429));
+        assert!(toml::from_str::<TsPiotOptions>("mutant = \"no-such-defect\"\n").is_err());
+        let json = serde_json::to_value(TsPiotOptions::default()).unwrap();
+        assert!(json.get("mutant").is_none(), "{json}");
+        let back: TsPiotOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(back, TsPiotOptions::default());
     }
 }

@@ -16,9 +16,13 @@
 //! Owns the emergency-mode state, the background list refresh (`refresh_due` → one refresh at a time,
 //! inline only when no host list exists yet) and the per-check report the server traces. Budgets are
 //! real time; host blocks, list refresh, token lifetimes and the emergency probe are world time.
+//!
+//! A mutation run (`TsPiotOptions::mutant`) is handed to the CDN client and the token manager by
+//! [`TsPiot::new`]; the orchestrator's own defects are the branches marked `// mutant: <name>`.
 
 use super::auth::{Credential, TokenManager};
 use super::lm_client::{LmClient, LmOutcome};
+use super::mutant::{self, TsPiotMutant};
 use super::options::TsPiotOptions;
 use super::upstream::{CdnClient, CheckOutcome};
 use super::wire::{self, RequestedCode};
@@ -77,7 +81,7 @@ pub struct TsPiot {
 }
 
 impl TsPiot {
-    /// An instance over its parts.
+    /// An instance over its parts. A mutation run (`opts.mutant`) is passed on to `cdn` and `auth`.
     pub fn new(
         opts: TsPiotOptions,
         clock: WorldClock,
@@ -85,6 +89,13 @@ impl TsPiot {
         lm: Option<LmClient>,
         auth: Arc<TokenManager>,
     ) -> Self {
+        let cdn = match opts.mutant {
+            Some(m) => {
+                auth.set_mutant(Some(m));
+                cdn.with_mutant(Some(m))
+            }
+            None => cdn,
+        };
         TsPiot {
             opts,
             clock,
@@ -178,9 +189,16 @@ impl TsPiot {
             return CheckReport { verdict: Verdict::Emergency, steps, req_id: None };
         }
         let texts: Vec<String> = codes.iter().map(|c| c.text.clone()).collect();
-        let online_budget = Duration::from_millis(self.opts.upstream.online_budget_ms);
-        let lm_deadline = t0 + Duration::from_millis(self.opts.codes_check_timeout_ms);
+        let mut online_budget = Duration::from_millis(self.opts.upstream.online_budget_ms);
+        let mut lm_deadline = t0 + Duration::from_millis(self.opts.codes_check_timeout_ms);
+        // mutant: late-lm-fallback (3000 ms online, then the usual 300 ms for the ЛМ ЧЗ)
+        if self.opts.mutant == Some(TsPiotMutant::LateLmFallback) {
+            online_budget = Duration::from_millis(mutant::LATE_ONLINE_BUDGET_MS);
+            lm_deadline = t0 + online_budget + Duration::from_millis(mutant::LATE_LM_MARGIN_MS);
+        }
         let parallel_lm = match (&self.lm, self.opts.lm_in_parallel) {
+            // mutant: no-lm-fallback (the ЛМ ЧЗ is never asked, not even in parallel)
+            _ if self.opts.mutant == Some(TsPiotMutant::NoLmFallback) => None,
             (Some(lm), true) => {
                 let (lm, texts) = (lm.clone(), texts.clone());
                 Some(tokio::spawn(async move { lm.out_check(&texts, lm_deadline).await }))
@@ -200,6 +218,14 @@ impl TsPiot {
                 let item = wire::online_item(&body, &self.opts);
                 return CheckReport { verdict: Verdict::Online { item }, steps, req_id };
             }
+            // mutant: invent-online-on-203 (a made-up online item instead of 203)
+            Some(CheckOutcome::Emergency { host, .. })
+                if self.opts.mutant == Some(TsPiotMutant::InventOnlineOn203) =>
+            {
+                steps.push(format!("{host} answered 203; answered online"));
+                let (item, req_id) = mutant::invented_online_item(codes, self.clock.now_ms(), &self.opts);
+                return CheckReport { verdict: Verdict::Online { item }, steps, req_id: Some(req_id) };
+            }
             Some(CheckOutcome::Emergency { host, .. }) => {
                 steps.push(format!("{host} answered 203: emergency mode"));
                 self.set_emergency_since(Some(self.clock.now_ms()));
@@ -216,6 +242,11 @@ impl TsPiot {
                 return CheckReport { verdict: Verdict::Emergency, steps, req_id: None };
             }
             _ => {}
+        }
+        // mutant: no-lm-fallback (514 at once)
+        if self.opts.mutant == Some(TsPiotMutant::NoLmFallback) {
+            steps.push("online failed: 514".into());
+            return CheckReport { verdict: unavailable("online failed"), steps, req_id: None };
         }
         let Some(lm) = &self.lm else {
             steps.push("no ЛМ ЧЗ configured".into());
@@ -269,6 +300,10 @@ impl TsPiot {
         steps.push(format!("online: {}", describe(&outcome)));
         let CheckOutcome::AuthError { .. } = outcome else { return Some(outcome) };
         if !matches!(cred, Credential::Bearer(_)) {
+            return Some(outcome);
+        }
+        // mutant: no-reauth-on-401 (the refused token is kept)
+        if self.opts.mutant == Some(TsPiotMutant::NoReauthOn401) {
             return Some(outcome);
         }
         // §9.5: re-authenticate once; retry within the budget if time remains.

@@ -5,9 +5,11 @@
 //! Owns the wire edge only: parsing and `client_info` checks come from `wire.rs`, the decision from
 //! the orchestrator. Every POS call is recorded in the trace as component `tspiot`, with the codes, the
 //! upstream `reqId` and the steps the orchestrator took; its upstream calls are traced by the True API
-//! and ЛМ ЧЗ hosts themselves.
+//! and ЛМ ЧЗ hosts themselves. A mutation run (`TsPiotOptions::mutant`) changes the branches marked
+//! `// mutant: <name>`.
 
 use super::admin::{self, AdminState};
+use super::mutant::TsPiotMutant;
 use super::orchestrator::{TsPiot, Verdict};
 use super::tls::{self, TlsMaterial};
 use super::wire::{self, ApiVersion, InfoFields};
@@ -168,11 +170,17 @@ fn json_status(status: u16, body: Value) -> Response {
 async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri, body: Bytes) -> Response {
     let started = Instant::now();
     let opts = ctx.tspiot.options().clone();
-    let parsed = wire::parse_check(version, &body).and_then(|req| {
+    let parsed = wire::parse_check_as(version, &body, opts.mutant).and_then(|req| {
         let world = ctx.world.read().unwrap_or_else(|p| p.into_inner());
         wire::check_client_info(&req.client_info, opts.client_info, &world).map(|()| req)
     });
     let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
+    // The shape of the answer: the request's version.
+    let mut shape = version;
+    // mutant: v1-as-v2 (v1 answered without its double wrapper)
+    if opts.mutant == Some(TsPiotMutant::V1AsV2) && version == ApiVersion::V1 {
+        shape = ApiVersion::V2;
+    }
     let response = match parsed {
         Err(e) => {
             ev = ev.note(format!("{}: {}", e.kind, e.message));
@@ -187,9 +195,9 @@ async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri
                 ev = ev.req_id(id.clone());
             }
             match report.verdict {
-                Verdict::Online { item } => json_status(200, wire::wrap(version, vec![item])),
-                Verdict::Offline { items } => json_status(200, wire::wrap(version, items)),
-                Verdict::Emergency => json_status(203, wire::emergency_body(&opts, version)),
+                Verdict::Online { item } => json_status(200, wire::wrap(shape, vec![item])),
+                Verdict::Offline { items } => json_status(200, wire::wrap(shape, items)),
+                Verdict::Emergency => json_status(203, wire::emergency_body(&opts, shape)),
                 Verdict::Unavailable { .. } => {
                     json_status(514, wire::unavailable_body(opts.codes_check_timeout_ms))
                 }

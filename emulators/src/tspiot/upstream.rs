@@ -7,6 +7,9 @@
 //! real time (`tokio::time`); host blocks (15 min) and the list refresh instant (6–7 h) are world time
 //! ([`WorldClock`]), so a scenario lifts a block or forces a refresh by moving the world clock.
 //!
+//! A mutation run ([`TsPiotMutant`], set with [`CdnClient::with_mutant`]) changes the algorithm at
+//! the branches marked `// mutant: <name>`; without one the client is the reference.
+//!
 //! Must not: spawn tasks (a background refresh is the caller's: it reads [`CdnClient::refresh_due`]),
 //! record trace events (the emulated hosts trace every call they receive; the orchestrator adds its
 //! own), hold its lock across an `.await`, or panic on anything an upstream host sends (any status,
@@ -14,6 +17,7 @@
 
 use crate::clock::WorldClock;
 use crate::tspiot::auth::Credential;
+use crate::tspiot::mutant::{self, TsPiotMutant};
 use crate::tspiot::options::UpstreamOptions;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +46,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 pub struct CdnClient {
     inner: Arc<Inner>,
     discovery_timeout: Duration,
+    /// The deliberate defect of a mutation run (`None`: the reference algorithm).
+    mutant: Option<TsPiotMutant>,
 }
 
 struct Inner {
@@ -222,6 +228,7 @@ impl CdnClient {
                 state: Mutex::new(state),
             }),
             discovery_timeout: DEFAULT_DISCOVERY_TIMEOUT,
+            mutant: None,
         }
     }
 
@@ -229,6 +236,18 @@ impl CdnClient {
     pub fn with_discovery_timeout(mut self, timeout: Duration) -> Self {
         self.discovery_timeout = timeout;
         self
+    }
+
+    /// The same client running with a deliberate defect (mutation testing only; `None`: the reference).
+    /// Clones made afterwards carry it; the host list and its blocks stay shared with earlier clones.
+    pub fn with_mutant(mut self, mutant: Option<TsPiotMutant>) -> Self {
+        self.mutant = mutant;
+        self
+    }
+
+    /// The deliberate defect this client runs with, if any.
+    pub fn mutant(&self) -> Option<TsPiotMutant> {
+        self.mutant
     }
 
     /// Base URL of the discovery host.
@@ -264,7 +283,10 @@ impl CdnClient {
                     rtt.map(|ms| CdnHost { url: url.clone(), rtt_ms: Some(ms), blocked_until_ms: None })
                 })
                 .collect();
-            up.sort_by_key(|h| h.rtt_ms);
+            // mutant: no-health-order (keeps the cdn/info order)
+            if self.mutant != Some(TsPiotMutant::NoHealthOrder) {
+                up.sort_by_key(|h| h.rtt_ms);
+            }
             up
         };
         let healthy = if listed.is_empty() { 0 } else { fresh.len() };
@@ -314,11 +336,21 @@ impl CdnClient {
         cred: &Credential,
         started: Instant,
     ) -> CheckOutcome {
-        let deadline = started + Duration::from_millis(self.inner.opts.online_budget_ms);
+        let mut budget_ms = self.inner.opts.online_budget_ms;
+        // mutant: late-lm-fallback (waits 3000 ms for the online path)
+        if self.mutant == Some(TsPiotMutant::LateLmFallback) {
+            budget_ms = mutant::LATE_ONLINE_BUDGET_MS;
+        }
+        let deadline = started + Duration::from_millis(budget_ms);
         let Some((name, value)) = credential_header(cred) else {
             return CheckOutcome::AuthError { host: String::new(), status: 0 };
         };
         let body = check_body(codes, fiscal_drive_number);
+        // mutant: strip-gs-upstream (⟨GS⟩ removed before sending)
+        let body = match self.mutant {
+            Some(TsPiotMutant::StripGsUpstream) => check_body(&mutant::strip_gs(codes), fiscal_drive_number),
+            _ => body,
+        };
         let mut tried: Vec<String> = Vec::new();
         for host in self.eligible_hosts() {
             if self.is_blocked(&host) {
@@ -333,7 +365,7 @@ impl CdnClient {
                     tried.push(host.clone());
                 }
                 let reply = self.post_check(&host, name, &value, &body, deadline).await;
-                match judge(&host, reply) {
+                match judge(&host, reply, self.mutant) {
                     Verdict::Done(outcome) => return outcome,
                     Verdict::RetryOnce { .. } if !retried => retried = true,
                     Verdict::RetryOnce { cross_border: true } => {
@@ -490,6 +522,10 @@ impl CdnClient {
             .filter(|h| h.blocked_until_ms.is_none_or(|t| t <= now))
             .map(|h| h.url.clone())
             .collect();
+        // mutant: ignores-host-block (every host in use, blocked or not)
+        if self.mutant == Some(TsPiotMutant::IgnoresHostBlock) {
+            return st.hosts.iter().map(|h| h.url.clone()).collect();
+        }
         if eligible.is_empty() && st.listed {
             st.refresh_requested = true;
         }
@@ -497,6 +533,10 @@ impl CdnClient {
     }
 
     fn is_blocked(&self, url: &str) -> bool {
+        // mutant: ignores-host-block (a block is never looked at)
+        if self.mutant == Some(TsPiotMutant::IgnoresHostBlock) {
+            return false;
+        }
         let now = self.inner.clock.now_ms();
         lock(&self.inner.state)
             .hosts
@@ -525,8 +565,9 @@ impl fmt::Debug for CdnClient {
     }
 }
 
-/// What the algorithm does with one reply from `host` (`true-api.md` §8).
-fn judge(host: &str, reply: Reply) -> Verdict {
+/// What the algorithm does with one reply from `host` (`true-api.md` §8); `mutant` is the deliberate
+/// defect of a mutation run (`None`: the reference table).
+fn judge(host: &str, reply: Reply, mutant: Option<TsPiotMutant>) -> Verdict {
     let (status, body) = match reply {
         Reply::Failed => return Verdict::Block,
         Reply::Answer { status, body } => (status, body),
@@ -549,8 +590,16 @@ fn judge(host: &str, reply: Reply) -> Verdict {
         }
         203 => Verdict::Done(CheckOutcome::Emergency { host, body }),
         418 => Verdict::Done(CheckOutcome::Teapot { host }),
+        // mutant: switch-on-401 (a refused credential read as a host failure)
+        401 | 403 if mutant == Some(TsPiotMutant::SwitchOn401) => Verdict::Block,
         401 | 403 => Verdict::Done(CheckOutcome::AuthError { host, status }),
+        // mutant: switch-on-429 (no retry on the same host)
+        429 if mutant == Some(TsPiotMutant::SwitchOn429) => Verdict::Block,
         429 => Verdict::RetryOnce { cross_border: false },
+        // mutant: retry-on-400 (a request error read as a server error)
+        400 if mutant == Some(TsPiotMutant::RetryOn400) => Verdict::RetryOnce { cross_border: false },
+        // mutant: block-on-5000 (the 5000 marker not looked at)
+        500..=599 if mutant == Some(TsPiotMutant::BlockOn5000) => Verdict::RetryOnce { cross_border: false },
         500..=599 => Verdict::RetryOnce { cross_border: body.as_ref().is_some_and(is_cross_border) },
         // 400, 404, 410, other 4xx, and anything the spec does not name: no retry, no switch.
         _ => Verdict::Done(CheckOutcome::RequestError { host, status, body }),
@@ -630,7 +679,7 @@ mod tests {
     use serde_json::json;
 
     fn verdict(status: u16, body: Option<Value>) -> Verdict {
-        judge("h", Reply::Answer { status, body })
+        judge("h", Reply::Answer { status, body }, None)
     }
 
     #[test]
@@ -664,7 +713,7 @@ mod tests {
             verdict(500, Some(json!({"error_message": "5000"}))),
             Verdict::RetryOnce { cross_border: true }
         ));
-        assert!(matches!(judge("h", Reply::Failed), Verdict::Block));
+        assert!(matches!(judge("h", Reply::Failed, None), Verdict::Block));
     }
 
     /// The orchestrator spawns refreshes and checks: their futures must be `Send` (no lock held
@@ -689,6 +738,308 @@ mod tests {
         let codes = vec!["01046\u{1d}93ab".to_string()];
         assert_eq!(check_body(&codes, None).to_string(), r#"{"codes":["01046\u001d93ab"]}"#);
         assert_eq!(check_body(&codes, Some("7380440700000123"))["fiscalDriveNumber"], "7380440700000123");
+    }
+
+    #[test]
+    fn judge_mutants_change_the_status_table() {
+        let m = |m, status, body| judge("h", Reply::Answer { status, body }, Some(m));
+        // switch-on-429: block at once instead of one retry.
+        assert!(matches!(verdict(429, None), Verdict::RetryOnce { cross_border: false }));
+        assert!(matches!(m(TsPiotMutant::SwitchOn429, 429, None), Verdict::Block));
+        // retry-on-400: retried like a 5xx instead of a request error.
+        assert!(matches!(verdict(400, None), Verdict::Done(CheckOutcome::RequestError { .. })));
+        assert!(matches!(m(TsPiotMutant::RetryOn400, 400, None), Verdict::RetryOnce { cross_border: false }));
+        assert!(matches!(m(TsPiotMutant::RetryOn400, 404, None), Verdict::Done(_)), "400 only");
+        // switch-on-401: a host failure instead of an authentication error.
+        for s in [401, 403] {
+            assert!(matches!(verdict(s, None), Verdict::Done(CheckOutcome::AuthError { .. })));
+            assert!(matches!(m(TsPiotMutant::SwitchOn401, s, None), Verdict::Block));
+        }
+        // block-on-5000: the 5000 marker ignored.
+        let marker = Some(json!({"code": 5000}));
+        assert!(matches!(verdict(503, marker.clone()), Verdict::RetryOnce { cross_border: true }));
+        assert!(matches!(
+            m(TsPiotMutant::BlockOn5000, 503, marker),
+            Verdict::RetryOnce { cross_border: false }
+        ));
+        // Any other mutant leaves the table alone.
+        assert!(matches!(m(TsPiotMutant::V1AsV2, 429, None), Verdict::RetryOnce { cross_border: false }));
+    }
+
+    /// The upstream mutants against real emulated True API hosts (3 CDN hosts, the fault layer, a
+    /// frozen world clock), each beside the reference: which host got which call, from the trace.
+    mod hosts {
+        use super::*;
+        use crate::cdn::{self, TrueApiContext, TrueApiServers};
+        use crate::faults::{FaultKind, FaultRule, Latency, Trigger};
+        use crate::trace::{Trace, TraceEvent, TraceFilter};
+        use crate::world::default::{default_world, STORE_API_KEY};
+        use std::net::{IpAddr, Ipv4Addr};
+        use std::sync::RwLock;
+
+        const NOW: i64 = 1_767_225_600_000; // 2026-01-01, before the X-API-KEY cut-off
+
+        struct Env {
+            servers: TrueApiServers,
+            ctx: TrueApiContext,
+            client: CdnClient,
+            cred: Credential,
+        }
+
+        /// 3 CDN hosts and a client with `mutant`, not refreshed yet.
+        async fn bare(mutant: Option<TsPiotMutant>) -> Env {
+            let world = Arc::new(RwLock::new(default_world(NOW).unwrap()));
+            let ctx = TrueApiContext::new(world, WorldClock::frozen_at(NOW), Trace::in_memory(10_000));
+            let servers = cdn::spawn(ctx.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), 3).await.unwrap();
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let client = CdnClient::new(
+                servers.endpoints.discovery.clone(),
+                ctx.clock.clone(),
+                UpstreamOptions::default(),
+                http,
+            )
+            .with_mutant(mutant);
+            Env { servers, ctx, client, cred: Credential::XApiKey(STORE_API_KEY.into()) }
+        }
+
+        /// The same, refreshed once.
+        async fn env(mutant: Option<TsPiotMutant>) -> Env {
+            let env = bare(mutant).await;
+            assert_eq!(env.client.refresh(&env.cred).await.unwrap().healthy, 3);
+            env
+        }
+
+        impl Env {
+            fn name(&self, url: &str) -> String {
+                let i = self.servers.endpoints.hosts.iter().position(|h| h == url).expect("a CDN host");
+                format!("cdn-{}", i + 1)
+            }
+
+            fn order(&self) -> Vec<String> {
+                self.client.hosts().iter().map(|h| self.name(&h.url)).collect()
+            }
+
+            fn blocked(&self) -> Vec<String> {
+                let hosts = self.client.hosts();
+                hosts.iter().filter(|h| h.blocked_until_ms.is_some()).map(|h| self.name(&h.url)).collect()
+            }
+
+            fn code(&self) -> String {
+                let w = self.ctx.world.read().unwrap();
+                let c = w.codes().into_iter().find(|c| c.case.as_deref() == Some("in-circulation"));
+                c.unwrap().code.clone()
+            }
+
+            async fn check(&self) -> CheckOutcome {
+                self.client.check(&[self.code()], None, &self.cred, Instant::now()).await
+            }
+
+            fn fault(&self, rule: FaultRule) {
+                self.ctx.faults.add(rule).unwrap();
+            }
+
+            fn mark(&self) -> u64 {
+                self.ctx.trace.last_seq().unwrap_or(0)
+            }
+
+            fn check_events_since(&self, seq: u64) -> Vec<TraceEvent> {
+                let f = TraceFilter { since_seq: Some(seq), ..TraceFilter::default() };
+                self.ctx.trace.events(&f).into_iter().filter(|e| e.path == CHECK_PATH).collect()
+            }
+
+            /// The CDN hosts that got a connection after `seq` (refused ones included), in order.
+            fn hosts_called_since(&self, seq: u64) -> Vec<String> {
+                let f = TraceFilter { since_seq: Some(seq), ..TraceFilter::default() };
+                let events = self.ctx.trace.events(&f);
+                events
+                    .into_iter()
+                    .filter(|e| e.path == CHECK_PATH || e.method == "CONNECT")
+                    .map(|e| e.component.to_string())
+                    .collect()
+            }
+
+            /// `(component, status)` of each `codes/check` call after `seq`.
+            fn checks_since(&self, seq: u64) -> Vec<(String, u16)> {
+                let events = self.check_events_since(seq);
+                events.into_iter().map(|e| (e.component.to_string(), e.status)).collect()
+            }
+        }
+
+        fn on_check(kind: FaultKind, host: &str) -> FaultRule {
+            FaultRule::new(kind).on_host(host).on_endpoint(CHECK_PATH)
+        }
+
+        /// The outcome's host as a trace name, for a result.
+        fn answered_by(env: &Env, o: &CheckOutcome) -> String {
+            match o {
+                CheckOutcome::Result { host, .. } => env.name(host),
+                other => panic!("expected a result, got {other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn switch_on_429_skips_the_retry_on_the_same_host() {
+            for mutant in [None, Some(TsPiotMutant::SwitchOn429)] {
+                let env = env(mutant).await;
+                let (first, second) = (env.order()[0].clone(), env.order()[1].clone());
+                env.fault(on_check(FaultKind::rate_limited_429(), &first).when(Trigger::nth(1)));
+                let seq = env.mark();
+                let o = env.check().await;
+                let calls = env.checks_since(seq);
+                if mutant.is_none() {
+                    assert_eq!(answered_by(&env, &o), first);
+                    assert_eq!(calls, [(first.clone(), 429), (first, 200)]);
+                    assert!(env.blocked().is_empty());
+                } else {
+                    assert_eq!(answered_by(&env, &o), second);
+                    assert_eq!(calls, [(first.clone(), 429), (second, 200)]);
+                    assert_eq!(env.blocked(), [first]);
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn retry_on_400_retries_blocks_and_switches() {
+            for mutant in [None, Some(TsPiotMutant::RetryOn400)] {
+                let env = env(mutant).await;
+                let (first, second) = (env.order()[0].clone(), env.order()[1].clone());
+                env.fault(on_check(FaultKind::status(400), &first));
+                let seq = env.mark();
+                let o = env.check().await;
+                let calls = env.checks_since(seq);
+                if mutant.is_none() {
+                    assert!(matches!(o, CheckOutcome::RequestError { status: 400, .. }), "{o:?}");
+                    assert_eq!(calls, [(first, 400)]);
+                    assert!(env.blocked().is_empty());
+                } else {
+                    assert_eq!(answered_by(&env, &o), second);
+                    assert_eq!(calls, [(first.clone(), 400), (first.clone(), 400), (second, 200)]);
+                    assert_eq!(env.blocked(), [first]);
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn switch_on_401_blocks_the_host_and_tries_the_next() {
+            for mutant in [None, Some(TsPiotMutant::SwitchOn401)] {
+                let env = env(mutant).await;
+                let (first, second) = (env.order()[0].clone(), env.order()[1].clone());
+                env.fault(on_check(FaultKind::unauthorized_401(), &first));
+                let seq = env.mark();
+                let o = env.check().await;
+                let calls = env.checks_since(seq);
+                if mutant.is_none() {
+                    assert!(matches!(o, CheckOutcome::AuthError { status: 401, .. }), "{o:?}");
+                    assert_eq!(calls, [(first, 401)]);
+                    assert!(env.blocked().is_empty());
+                } else {
+                    assert_eq!(answered_by(&env, &o), second);
+                    assert_eq!(
+                        calls,
+                        [(first.clone(), 401), (second, 200)],
+                        "no retry, no re-authentication"
+                    );
+                    assert_eq!(env.blocked(), [first]);
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn block_on_5000_blocks_like_an_ordinary_5xx() {
+            for mutant in [None, Some(TsPiotMutant::BlockOn5000)] {
+                let env = env(mutant).await;
+                let (first, second) = (env.order()[0].clone(), env.order()[1].clone());
+                env.fault(on_check(FaultKind::cross_border_5000(), &first));
+                let seq = env.mark();
+                let o = env.check().await;
+                let calls = env.checks_since(seq);
+                if mutant.is_none() {
+                    assert!(matches!(o, CheckOutcome::CrossBorderUnavailable { .. }), "{o:?}");
+                    assert_eq!(calls, [(first.clone(), 503), (first, 503)]);
+                    assert!(env.blocked().is_empty());
+                } else {
+                    assert_eq!(answered_by(&env, &o), second);
+                    assert_eq!(calls, [(first.clone(), 503), (first.clone(), 503), (second, 200)]);
+                    assert_eq!(env.blocked(), [first]);
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn ignores_host_block_keeps_calling_a_blocked_host() {
+            for mutant in [None, Some(TsPiotMutant::IgnoresHostBlock)] {
+                let env = env(mutant).await;
+                let (first, second) = (env.order()[0].clone(), env.order()[1].clone());
+                env.fault(FaultRule::new(FaultKind::HostDown).on_host(first.as_str()));
+                assert_eq!(answered_by(&env, &env.check().await), second);
+                assert_eq!(env.blocked(), std::slice::from_ref(&first), "blocked either way");
+                let seq = env.mark();
+                assert_eq!(answered_by(&env, &env.check().await), second);
+                let called = env.hosts_called_since(seq);
+                if mutant.is_none() {
+                    assert_eq!(called, [second.as_str()], "the blocked host is skipped");
+                } else {
+                    assert_eq!(called, [first.clone(), second.clone()], "the blocked host is called again");
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn no_health_order_keeps_the_discovery_order() {
+            for mutant in [None, Some(TsPiotMutant::NoHealthOrder)] {
+                let env = bare(mutant).await;
+                let slow = FaultKind::Latency(Latency::Fixed { fixed_ms: 150 });
+                env.fault(FaultRule::new(slow).on_host("cdn-1").on_endpoint(HEALTH_PATH));
+                assert_eq!(env.client.refresh(&env.cred).await.unwrap().healthy, 3);
+                let order = env.order();
+                if mutant.is_none() {
+                    assert_eq!(order.last().map(String::as_str), Some("cdn-1"), "the slow host goes last");
+                } else {
+                    assert_eq!(order, ["cdn-1", "cdn-2", "cdn-3"], "cdn/info order");
+                }
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn strip_gs_upstream_sends_codes_without_gs() {
+            for mutant in [None, Some(TsPiotMutant::StripGsUpstream)] {
+                let env = env(mutant).await;
+                let code = env.code();
+                assert!(code.contains('\u{1d}'), "the test code carries ⟨GS⟩");
+                let seq = env.mark();
+                env.check().await;
+                let sent: Vec<String> =
+                    env.check_events_since(seq).iter().flat_map(|e| e.codes.shared().to_vec()).collect();
+                let expected = if mutant.is_none() { code } else { code.replace('\u{1d}', "") };
+                assert_eq!(sent, [expected]);
+                env.servers.shutdown().await;
+            }
+        }
+
+        #[tokio::test]
+        async fn late_lm_fallback_waits_3000_ms_for_the_online_path() {
+            for mutant in [None, Some(TsPiotMutant::LateLmFallback)] {
+                let env = env(mutant).await;
+                env.fault(on_check(FaultKind::Latency(Latency::Fixed { fixed_ms: 2000 }), "cdn-*"));
+                let t0 = std::time::Instant::now();
+                let o = env.check().await;
+                let took = t0.elapsed();
+                if mutant.is_none() {
+                    assert!(matches!(o, CheckOutcome::OnlineUnavailable { .. }), "{o:?}");
+                    assert!(took < Duration::from_millis(1900), "abandoned by 1500 ms: {took:?}");
+                } else {
+                    assert!(matches!(o, CheckOutcome::Result { .. }), "a 2 s answer is awaited: {o:?}");
+                    assert!(took >= Duration::from_millis(2000), "{took:?}");
+                }
+                env.servers.shutdown().await;
+            }
+        }
     }
 
     #[test]

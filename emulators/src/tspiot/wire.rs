@@ -21,7 +21,11 @@
 //!   detail) where the §6 example shows `details: []` — a POS decides by the status either way.
 //! - Offline items match ЛМ ЧЗ codes to the requested codes **by position** (the ЛМ ЧЗ answers in
 //!   request order); `cis` is the full code the POS sent, `ogvs` is always `[]`.
+//!
+//! A mutation run (`TsPiotOptions::mutant`, or the `mutant` argument of [`parse_check_as`]) changes
+//! the branches marked `// mutant: <name>`; without one every function is the reference.
 
+use super::mutant::{self, TsPiotMutant};
 use super::options::{ClientInfoMode, EmergencyBody, InstPlacement, TsPiotOptions};
 use crate::world::World;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -240,6 +244,16 @@ impl WireError {
 /// message says exactly what to fix; `client_info` is parsed (types only) and judged separately by
 /// [`check_client_info`].
 pub fn parse_check(version: ApiVersion, body: &[u8]) -> Result<CheckRequest, WireError> {
+    parse_check_as(version, body, None)
+}
+
+/// [`parse_check`] as an instance running with the deliberate defect `mutant` parses (mutation
+/// testing; `None` is [`parse_check`]).
+pub fn parse_check_as(
+    version: ApiVersion,
+    body: &[u8],
+    mutant: Option<TsPiotMutant>,
+) -> Result<CheckRequest, WireError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| WireError::bad_request(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(top) = value else {
@@ -261,15 +275,25 @@ pub fn parse_check(version: ApiVersion, body: &[u8]) -> Result<CheckRequest, Wir
             entries.len()
         )));
     }
-    let codes =
-        entries.iter().enumerate().map(|(i, e)| parse_entry(version, i, e)).collect::<Result<Vec<_>, _>>()?;
+    let codes = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| parse_entry(version, i, e, mutant))
+        .collect::<Result<Vec<_>, _>>()?;
     let client_info = parse_client_info(top.get("client_info"))?;
     Ok(CheckRequest { codes, client_info })
 }
 
-fn parse_entry(version: ApiVersion, i: usize, entry: &Value) -> Result<RequestedCode, WireError> {
+fn parse_entry(
+    version: ApiVersion,
+    i: usize,
+    entry: &Value,
+    mutant: Option<TsPiotMutant>,
+) -> Result<RequestedCode, WireError> {
     match (version, entry) {
-        (ApiVersion::V1 | ApiVersion::V2, Value::String(s)) => decode_code(&format!("codes[{i}]"), s, None),
+        (ApiVersion::V1 | ApiVersion::V2, Value::String(s)) => {
+            decode_code(&format!("codes[{i}]"), s, None, mutant)
+        }
         (ApiVersion::V1 | ApiVersion::V2, _) => Err(WireError::bad_request(format!(
             "codes[{i}] must be a base64 string in API {}; objects {{\"cis\", \"pg\"}} are API v3",
             version.as_str()
@@ -287,7 +311,7 @@ fn parse_entry(version: ApiVersion, i: usize, entry: &Value) -> Result<Requested
                 },
             };
             match o.get("cis") {
-                Some(Value::String(s)) => decode_code(&format!("codes[{i}].cis"), s, pg),
+                Some(Value::String(s)) => decode_code(&format!("codes[{i}].cis"), s, pg, mutant),
                 None | Some(Value::Null) => Err(WireError::bad_request(format!("codes[{i}].cis is missing"))),
                 Some(_) => Err(WireError::bad_request(format!("codes[{i}].cis must be a base64 string"))),
             }
@@ -299,12 +323,21 @@ fn parse_entry(version: ApiVersion, i: usize, entry: &Value) -> Result<Requested
 }
 
 /// Decode one base64 entry (`at` names it in messages).
-fn decode_code(at: &str, b64: &str, pg: Option<u16>) -> Result<RequestedCode, WireError> {
+fn decode_code(
+    at: &str,
+    b64: &str,
+    pg: Option<u16>,
+    mutant: Option<TsPiotMutant>,
+) -> Result<RequestedCode, WireError> {
     if b64.is_empty() {
         return Err(WireError::bad_request(format!("{at} is empty")));
     }
-    let raw =
-        STANDARD.decode(b64).map_err(|_| WireError::bad_request(format!("{at}: {}", base64_problem(b64))))?;
+    let raw = match STANDARD.decode(b64) {
+        Ok(raw) => raw,
+        // mutant: accept-bad-base64 (the entry's text goes upstream as it is)
+        Err(_) if mutant == Some(TsPiotMutant::AcceptBadBase64) => b64.as_bytes().to_vec(),
+        Err(_) => return Err(WireError::bad_request(format!("{at}: {}", base64_problem(b64)))),
+    };
     if raw.is_empty() {
         return Err(WireError::bad_request(format!("{at} decodes to an empty code")));
     }
@@ -437,6 +470,12 @@ pub fn online_item(true_api_answer: &Value, opts: &TsPiotOptions) -> Value {
         a.get("description").filter(|d| d.is_string()).cloned().unwrap_or(json!("ok")),
     );
     copy(a, &mut item, "codes");
+    // mutant: typed-passthrough (per-code objects through a struct of the classic fields)
+    if opts.mutant == Some(TsPiotMutant::TypedPassthrough) {
+        if let Some(codes) = item.get_mut("codes") {
+            *codes = mutant::typed_passthrough(codes);
+        }
+    }
     copy(a, &mut item, "reqId");
     copy_timestamp(a, &mut item, opts);
     item.insert("isCheckedOffline".into(), Value::Bool(false));
@@ -517,7 +556,9 @@ fn offline_one(r: &Value, requested: &[RequestedCode], opts: &TsPiotOptions) -> 
     item.insert("codes".into(), Value::Array(codes));
     copy(r, &mut item, "reqId");
     copy_timestamp(r, &mut item, opts);
-    item.insert("isCheckedOffline".into(), Value::Bool(true));
+    // mutant: online-flags-offline (offline items flagged as online)
+    let offline = opts.mutant != Some(TsPiotMutant::OnlineFlagsOffline);
+    item.insert("isCheckedOffline".into(), Value::Bool(offline));
     if on_item {
         copy(r, &mut item, "inst");
         copy(r, &mut item, "version");
@@ -722,6 +763,56 @@ mod tests {
         assert_eq!(items[1]["codes"][0]["cis"], "B\u{1d}y");
         assert_eq!(items[1]["codes"][1]["cis"], "C", "more ЛМ codes than requested: the ЛМ's cis");
         assert_eq!(offline_item(&lm, &[], &TsPiotOptions::default())["reqId"], "a");
+    }
+
+    #[test]
+    fn typed_passthrough_drops_the_fields_it_does_not_know() {
+        let answer = json!({ "code": 0, "reqId": "r", "reqTimestamp": 1, "codes": [{
+            "cis": "A", "valid": true, "found": true, "groupIds": [3], "errorCode": 0, "mrp": 12000,
+            "isOwner": true, "message": "m", "eliminationState": 2, "productionDate": "2025-01-01",
+            "someFutureField": { "x": 1 },
+        }]});
+        let reference = online_item(&answer, &TsPiotOptions::default());
+        assert_eq!(reference["codes"], answer["codes"], "the reference passes every field through");
+        let opts = TsPiotOptions { mutant: Some(TsPiotMutant::TypedPassthrough), ..Default::default() };
+        let typed = online_item(&answer, &opts);
+        assert_eq!(
+            typed["codes"],
+            json!([{
+                "cis": "A", "valid": true, "found": true, "groupIds": [3], "errorCode": 0, "mrp": 12000,
+            }])
+        );
+        assert_eq!((typed["reqId"].clone(), typed["isCheckedOffline"].clone()), (json!("r"), json!(false)));
+    }
+
+    #[test]
+    fn online_flags_offline_marks_offline_items_online() {
+        let req = [RequestedCode { raw: b"A".to_vec(), text: "A".into(), pg: None }];
+        let lm = json!({ "reqId": "a", "codes": [{ "cis": "A" }] });
+        assert_eq!(offline_items(&lm, &req, &TsPiotOptions::default())[0]["isCheckedOffline"], true);
+        let opts = TsPiotOptions { mutant: Some(TsPiotMutant::OnlineFlagsOffline), ..Default::default() };
+        let items = offline_items(&lm, &req, &opts);
+        assert_eq!(items[0]["isCheckedOffline"], false);
+        assert_eq!(items[0]["codes"][0]["found"], false, "the flags stay offline");
+    }
+
+    #[test]
+    fn accept_bad_base64_forwards_the_raw_text() {
+        let body = br#"{"codes":["0104612345000438215aZ;q0"],"client_info":{"name":"p","version":"1"}}"#;
+        assert!(msg(parse_check(ApiVersion::V2, body)).contains("character ';'"));
+        assert!(msg(parse_check_as(ApiVersion::V2, body, None)).contains("character ';'"));
+        let r = parse_check_as(ApiVersion::V2, body, Some(TsPiotMutant::AcceptBadBase64)).unwrap();
+        assert_eq!(r.codes[0].text, "0104612345000438215aZ;q0");
+        assert_eq!(r.codes[0].raw, b"0104612345000438215aZ;q0");
+        let v3 = br#"{"codes":[{"cis":"MDEw-A=="}]}"#;
+        let r = parse_check_as(ApiVersion::V3, v3, Some(TsPiotMutant::AcceptBadBase64)).unwrap();
+        assert_eq!(r.codes[0].text, "MDEw-A==");
+        // Valid base64 is decoded as usual, and an empty entry is still refused.
+        let ok = format!(r#"{{"codes":["{EXAMPLE}"]}}"#);
+        let r = parse_check_as(ApiVersion::V2, ok.as_bytes(), Some(TsPiotMutant::AcceptBadBase64)).unwrap();
+        assert_eq!(r.codes[0].text, "0104612345000438215aZ;q0\u{1d}93Jm4t");
+        assert!(parse_check_as(ApiVersion::V2, br#"{"codes":[""]}"#, Some(TsPiotMutant::AcceptBadBase64))
+            .is_err());
     }
 
     #[test]
