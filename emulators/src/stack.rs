@@ -73,6 +73,8 @@ pub struct StackOptions {
     pub bind: IpAddr,
     /// `auth.xapikey_cutoff` (Unix ms, world clock).
     pub xapikey_cutoff_ms: i64,
+    /// True API settings (`trueapi.*`).
+    pub true_api: TrueApiOptions,
     /// ЛМ ЧЗ settings.
     pub lm: LmOptions,
     /// ЛМ ЧЗ state at start.
@@ -93,6 +95,7 @@ impl Default for StackOptions {
             cdn_hosts: 3,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             xapikey_cutoff_ms: cdn::DEFAULT_XAPIKEY_CUTOFF_MS,
+            true_api: TrueApiOptions::default(),
             lm: LmOptions::default(),
             lm_start: LmStart::Ready,
             lm_port: None,
@@ -223,6 +226,8 @@ pub struct Stack {
     pub kkt: Option<Arc<KktDevice>>,
     /// Where everything listens.
     pub endpoints: Endpoints,
+    /// The True API hosts' settings (graders recompute their answers with them).
+    pub true_api_options: Arc<TrueApiOptions>,
     true_api: TrueApiServers,
     lm_server: LmServer,
     control: ControlServer,
@@ -253,7 +258,7 @@ impl Stack {
         let reqlog = ReqLog::new(opts.reqlog_capacity);
         let scheme: Arc<dyn FnAuthScheme> = Arc::new(HmacSha256V1);
         let fn_auth = Arc::new(FnAuthService::new(scheme.clone()));
-        let true_api_options = Arc::new(TrueApiOptions::default());
+        let true_api_options = Arc::new(opts.true_api.clone());
         let ctx = TrueApiContext {
             world: world.clone(),
             clock: clock.clone(),
@@ -435,6 +440,7 @@ impl Stack {
             fn_signer,
             kkt,
             endpoints,
+            true_api_options,
             true_api,
             lm_server,
             control,

@@ -40,13 +40,29 @@ enum Command {
 
 #[derive(Args)]
 struct CertifyArgs {
-    /// The SUT as a command line (stdio transport; one process per scenario). Without --sut and
-    /// --sut-url the built-in reference POS is certified.
+    /// The role under test: `pos` (a POS program) or `tspiot` (a ТС ПИоТ implementation; the harness
+    /// plays the POS and emulates the True API, the ЛМ ЧЗ and the KKT around it).
+    #[arg(long, value_enum, default_value_t = RoleArg::Pos)]
+    role: RoleArg,
+    /// The SUT as a command line (stdio transport; one process per scenario). Role `tspiot`: an
+    /// adapter that starts the ТС ПИоТ and answers `init` with `tspiot_url`. Without --sut and
+    /// --sut-url the built-in reference (POS, or the emulated ТС ПИоТ) is certified.
     #[arg(long, conflicts_with = "sut_url")]
     sut: Option<String>,
-    /// The SUT as a URL each message is POSTed to (HTTP transport).
+    /// Role `pos`: a URL each adapter message is POSTed to (HTTP transport). Role `tspiot`: the base
+    /// URL of the ТС ПИоТ's POS API.
     #[arg(long)]
     sut_url: Option<String>,
+    /// Role `tspiot` without --sut/--sut-url: certify this deliberate mutant of the emulated ТС ПИоТ
+    /// (`--list-tspiot-mutants`).
+    #[arg(long, conflicts_with_all = ["sut", "sut_url"])]
+    tspiot_mutant: Option<String>,
+    /// List the mutants of the emulated ТС ПИоТ and exit.
+    #[arg(long)]
+    list_tspiot_mutants: bool,
+    /// Slack added to every time limit an answer is graded against (`grading.timing_tolerance_ms`).
+    #[arg(long, default_value_t = 50)]
+    timing_tolerance_ms: u64,
     /// Scenario folder (every *.toml in it) instead of the embedded suite.
     #[arg(long)]
     suite: Option<std::path::PathBuf>,
@@ -98,6 +114,12 @@ struct CertifyArgs {
     /// With --mutation-report: stop each mutant's run at its first catch (fast; partial killer lists).
     #[arg(long, requires = "mutation_report")]
     first_catch: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RoleArg {
+    Pos,
+    Tspiot,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -386,9 +408,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .filter(|d| !d.is_zero())
                     .with_context(|| format!("{name}: a positive number of seconds"))
             };
+            use markcert_emulators::tspiot::mutant::TsPiotMutant;
+            if a.list_tspiot_mutants {
+                for m in TsPiotMutant::ALL {
+                    writeln!(out, "{:<22} {}", m.name(), m.describe())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let role = match a.role {
+                RoleArg::Pos => markcert::scenario::Role::Pos,
+                RoleArg::Tspiot => markcert::scenario::Role::Tspiot,
+            };
+            if a.tspiot_mutant.is_some() && role != markcert::scenario::Role::Tspiot {
+                anyhow::bail!("--tspiot-mutant needs --role tspiot");
+            }
             let sut = match (a.sut, a.sut_url) {
                 (Some(c), _) => Sut::Command(c),
                 (None, Some(u)) => Sut::Url(u),
+                (None, None) if role == markcert::scenario::Role::Tspiot => {
+                    Sut::EmulatedTspiot { mutant: a.tspiot_mutant.clone() }
+                }
                 (None, None) => Sut::Program {
                     program: std::env::current_exe().context("locating the markcert binary")?,
                     args: vec!["reference-pos".into()],
@@ -418,6 +457,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     step: secs("--step-timeout", a.step_timeout)?,
                 },
                 progress: !a.no_progress,
+                role,
+                timing_tolerance_ms: a.timing_tolerance_ms,
                 ..CertifyOptions::new(sut)
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -438,15 +479,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                                 label: format!("markcert reference-pos {}", extra.join(" ")),
                             },
                         };
-                    let reference = target("reference", "the reference POS, unmutated", &[]);
-                    let mutants: Vec<_> = markcert_reference_pos::mutant::all()
-                        .iter()
-                        .map(|(_, i)| i)
-                        .filter(|i| {
-                            a.mutants.as_deref().is_none_or(|g| markcert::runner::glob_match(g, i.name))
-                        })
-                        .map(|i| target(i.name, i.description, &["--mutant", i.name]))
-                        .collect();
+                    let wanted = |name: &str| {
+                        a.mutants.as_deref().is_none_or(|g| markcert::runner::glob_match(g, name))
+                    };
+                    let (reference, mutants): (_, Vec<_>) = if role == markcert::scenario::Role::Tspiot {
+                        let emulated = |name: &str, description: &str, mutant: Option<&str>| {
+                            markcert::runner::mutation::Target {
+                                name: name.into(),
+                                description: description.into(),
+                                sut: Sut::EmulatedTspiot { mutant: mutant.map(String::from) },
+                            }
+                        };
+                        (
+                            emulated("reference", "the emulated ТС ПИоТ, unmutated", None),
+                            TsPiotMutant::ALL
+                                .iter()
+                                .filter(|m| wanted(m.name()))
+                                .map(|m| emulated(m.name(), m.describe(), Some(m.name())))
+                                .collect(),
+                        )
+                    } else {
+                        (
+                            target("reference", "the reference POS, unmutated", &[]),
+                            markcert_reference_pos::mutant::all()
+                                .iter()
+                                .map(|(_, i)| i)
+                                .filter(|i| wanted(i.name))
+                                .map(|i| target(i.name, i.description, &["--mutant", i.name]))
+                                .collect(),
+                        )
+                    };
                     rt.block_on(markcert::runner::certify::mutation(
                         &opts,
                         reference,

@@ -91,6 +91,7 @@ fn all_replies() -> Vec<Reply> {
                 name: "example-pos".into(),
                 version: "1.0.0".into(),
                 features: vec!["tspiot".into(), "returns".into()],
+                tspiot_url: None,
             }),
         ),
         r(2, ReplyBody::ReceiptOpened(Empty {})),

@@ -106,7 +106,8 @@ fn unknown_field_at_top_level() {
     assert_eq!(
         err(&text),
         "t.toml:3:1: unknown field `bogus`, expected one of `id`, `title`, `requirements`, `cases`, `level`, \
-         `roles`, `features`, `tags`, `profile`, `world`, `kkt`, `faults`, `steps`, `assert`"
+         `roles`, `features`, `tags`, `profile`, `world`, `kkt`, `xapikey_cutoff_after`, `tspiot`, `true_api`, \
+         `lm`, `faults`, `steps`, `assert`"
     );
 }
 

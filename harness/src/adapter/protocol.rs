@@ -47,8 +47,11 @@ pub enum Request {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// A POS program (the only role of v1).
+    /// A POS program.
     Pos,
+    /// A ТС ПИоТ implementation: it answers `init` with the URL of its POS API (`tspiot_url`), bound
+    /// to the True API, ЛМ ЧЗ and KKT of `endpoints`; the harness then sends it `codes/check` as a POS.
+    Tspiot,
 }
 
 /// How the scenario wants the POS to check codes.
@@ -379,6 +382,9 @@ pub struct InitOk {
     /// `fractional`. Scenarios needing an undeclared feature are skipped.
     #[serde(default)]
     pub features: Vec<String>,
+    /// Role `tspiot`: base URL of the POS API the implementation now serves (`http://127.0.0.1:51401`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tspiot_url: Option<String>,
 }
 
 /// Decision on a scan.

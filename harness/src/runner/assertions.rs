@@ -40,7 +40,20 @@ pub(crate) struct Judge<'a> {
     pub start_ms: i64,
 }
 
+/// Whether `value` matches a pattern (a trailing `*` is a prefix; otherwise exact).
+fn pattern_matches(pattern: &str, value: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => value.starts_with(prefix),
+        None => value == pattern,
+    }
+}
+
 impl Judge<'_> {
+    /// The trace events with `after < seq <= until`.
+    fn window_events(&self, after: u64, until: u64) -> Vec<markcert_emulators::trace::TraceEvent> {
+        events_after(self.stack, after).into_iter().take_while(|e| e.seq <= until).collect()
+    }
+
     /// Judges `a`; `number` turns a step reference into a step number.
     pub(crate) fn judge(&self, a: &Assertion, number: impl Fn(&StepRef) -> Option<usize>) -> Judged {
         let step_code = |r: &StepRef| -> Result<(usize, String, StepSpan), Judged> {
@@ -113,6 +126,91 @@ impl Judge<'_> {
                 },
                 Err(j) => j,
             },
+            Assertion::Calls { host, endpoint, status, from_step, to_step, count, min, max } => {
+                let span_of = |r: &StepRef| number(r).and_then(|n| self.record.spans.get(&n)).copied();
+                let (Some(first), Some(last)) = (span_of(from_step), span_of(to_step.as_ref().unwrap_or(from_step)))
+                else {
+                    return Judged::Error(format!("{}: a step of the window did not run", a.name()));
+                };
+                let calls: Vec<_> = self
+                    .window_events(first.trace_before, last.trace_after)
+                    .into_iter()
+                    .filter(|e| pattern_matches(host, e.component.as_str()))
+                    .filter(|e| endpoint.as_deref().is_none_or(|p| pattern_matches(p, e.path.as_str())))
+                    .filter(|e| status.is_none_or(|s| e.status == s))
+                    .collect();
+                let n = calls.len() as u64;
+                let ok = count.is_none_or(|c| n == c) && min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+                if ok {
+                    Judged::Holds
+                } else {
+                    let want = [
+                        count.map(|c| format!("exactly {c}")),
+                        min.map(|m| format!("at least {m}")),
+                        max.map(|m| format!("at most {m}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                    let what = format!(
+                        "{host}{}{}",
+                        endpoint.as_deref().map(|e| format!(" {e}")).unwrap_or_default(),
+                        status.map(|s| format!(" answered {s}")).unwrap_or_default()
+                    );
+                    miss(
+                        format!("{n} call(s) to {what} from {from_step} to {}; expected {want}", to_step.as_ref().unwrap_or(from_step)),
+                        excerpt(&self.window_events(first.trace_before, last.trace_after), self.start_ms),
+                    )
+                }
+            }
+            Assertion::FirstCheckHost { step, host } => {
+                let Some(span) = number(step).and_then(|n| self.record.spans.get(&n)).copied() else {
+                    return Judged::Error(format!("{}: {step} did not run", a.name()));
+                };
+                let events = self.window_events(span.trace_before, span.trace_after);
+                let first = events
+                    .iter()
+                    .find(|e| e.path.as_str() == markcert_emulators::cdn::CODES_CHECK_PATH && e.component.as_str().starts_with("cdn-"));
+                match first {
+                    Some(e) if pattern_matches(host, e.component.as_str()) => Judged::Holds,
+                    Some(e) => miss(
+                        format!("the first codes/check of {step} went to {}, not {host}", e.component.as_str()),
+                        excerpt(&events, self.start_ms),
+                    ),
+                    None => miss(format!("no codes/check reached a CDN host during {step}"), excerpt(&events, self.start_ms)),
+                }
+            }
+            Assertion::Auth { scheme, from_step, endpoint } => {
+                let Some(span) = number(from_step).and_then(|n| self.record.spans.get(&n)).copied() else {
+                    return Judged::Error(format!("{}: {from_step} did not run", a.name()));
+                };
+                let last = super::record::trace_last(self.stack);
+                let events = self.window_events(span.trace_before, last);
+                let true_api: Vec<_> = events
+                    .iter()
+                    .filter(|e| e.path.as_str().starts_with("/api/v4/true-api/") && !e.path.as_str().contains("/auth/"))
+                    .filter(|e| endpoint.as_deref().is_none_or(|p| pattern_matches(p, e.path.as_str())))
+                    .collect();
+                let want = scheme.trace_note();
+                let wrong: Vec<_> =
+                    true_api.iter().filter(|e| e.note.as_deref().is_none_or(|n| !n.split("; ").any(|p| p == want))).collect();
+                match (true_api.is_empty(), wrong.first()) {
+                    (true, _) => miss(format!("no True API call from {from_step} on to judge the credential of"), Vec::new()),
+                    (false, None) => Judged::Holds,
+                    (false, Some(e)) => miss(
+                        format!(
+                            "{} of {} True API call(s) from {from_step} on did not present {want}; first: {} {} ({})",
+                            wrong.len(),
+                            true_api.len(),
+                            e.component.as_str(),
+                            e.path.as_str(),
+                            e.note.as_deref().unwrap_or("no credential noted")
+                        ),
+                        excerpt(&events, self.start_ms),
+                    ),
+                }
+            }
             Assertion::NoCalls { host, endpoint, window, after_step } => {
                 let Some(span) = number(after_step).and_then(|n| self.record.spans.get(&n)) else {
                     return Judged::Error(format!("{}: {after_step} did not run", a.name()));

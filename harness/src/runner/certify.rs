@@ -13,7 +13,7 @@ use super::{glob_match, run_suite, RunOptions, ScenarioResult, Summary, Sut};
 use crate::adapter::Timeouts;
 use crate::report::folder::RunFolder;
 use crate::report::{self, json::JsonReport};
-use crate::scenario::{load_builtin, load_dir, Profile, Scenario, ScenarioError};
+use crate::scenario::{load_builtin, load_dir, Profile, Role, Scenario, ScenarioError};
 
 /// Where the run folder goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,10 @@ pub struct CertifyOptions {
     pub timeouts: Timeouts,
     /// Draw a progress bar on stderr (only shown when stderr is a terminal).
     pub progress: bool,
+    /// The role under test (`pos` or `tspiot`): only its scenarios run.
+    pub role: Role,
+    /// Slack on every time limit an answer is graded against, ms.
+    pub timing_tolerance_ms: u64,
 }
 
 impl CertifyOptions {
@@ -77,6 +81,8 @@ impl CertifyOptions {
             seed: 1,
             timeouts: Timeouts::default(),
             progress: true,
+            role: Role::Pos,
+            timing_tolerance_ms: super::tspiot::DEFAULT_TIMING_TOLERANCE_MS,
         }
     }
 }
@@ -136,6 +142,7 @@ pub fn select(opts: &CertifyOptions) -> Result<Vec<Scenario>, CertifyError> {
         None => load_builtin()?,
         Some(dir) => load_dir(dir).map_err(CertifyError::SuiteDir)?,
     };
+    scenarios.retain(|s| s.roles.contains(&opts.role));
     if let Some(p) = opts.profile {
         scenarios.retain(|s| s.profile == p);
     }
@@ -144,8 +151,9 @@ pub fn select(opts: &CertifyOptions) -> Result<Vec<Scenario>, CertifyError> {
     }
     if scenarios.is_empty() {
         return Err(CertifyError::NothingSelected(format!(
-            "{} in profile {}",
+            "{} of role {} in profile {}",
             opts.filter.as_deref().unwrap_or("*"),
+            if opts.role == Role::Pos { "pos" } else { "tspiot" },
             opts.profile.map_or("all", |p| if p == Profile::Long { "long" } else { "default" })
         )));
     }
@@ -177,6 +185,8 @@ pub async fn certify(opts: &CertifyOptions, out: &mut impl Write) -> Result<i32,
         seed: opts.seed,
         jobs: opts.jobs,
         run_folder: folder.clone(),
+        role: opts.role,
+        timing_tolerance_ms: opts.timing_tolerance_ms,
         ..RunOptions::new(opts.sut.clone())
     };
     let mut summary = Vec::new();
@@ -299,6 +309,8 @@ pub async fn mutation(
         timeouts: opts.timeouts,
         seed: opts.seed,
         jobs: opts.jobs,
+        role: opts.role,
+        timing_tolerance_ms: opts.timing_tolerance_ms,
         ..RunOptions::new(reference.sut.clone())
     };
     let bar = progress_bar(opts.progress, scenarios.len() * (1 + mutants.len()));

@@ -30,8 +30,23 @@ use crate::scenario::{At, Decision, Expect, Feature, Payment, ReceiptKind, Scena
 /// The lane id given to the SUT.
 pub const LANE_ID: &str = "lane-1";
 
-/// The longest real-time `wait` step the runner honours.
+/// The longest real-time `wait` step the runner honours in the default profile.
 pub const MAX_WAIT: StdDuration = StdDuration::from_secs(60);
+
+/// The longest real-time `wait` step of a `long`-profile scenario (soak cases: 6–10 h).
+pub const LONG_MAX_WAIT: StdDuration = StdDuration::from_secs(12 * 3600);
+
+/// What the steps are driven against.
+pub(crate) enum Driver<'d> {
+    /// A POS behind the adapter protocol.
+    Pos(&'d mut Adapter),
+    /// A ТС ПИоТ's POS API.
+    Tspiot(&'d super::tspiot::TspiotTarget),
+}
+
+fn wrong_role() -> Stop {
+    Stop::Harness("a step does not fit the role under test".into())
+}
 
 /// State of one scenario run on one lane.
 pub(crate) struct Lane<'a> {
@@ -97,8 +112,37 @@ impl<'a> Lane<'a> {
         }
     }
 
-    /// `init`, the feature check, then every step.
+    /// `init` (role `pos`), the feature check, then every step.
     pub(crate) async fn run(&mut self, sut: &mut Adapter) -> Result<(), Stop> {
+        self.init_pos(sut).await?;
+        self.run_steps(Driver::Pos(sut)).await
+    }
+
+    /// `init` of a ТС ПИоТ implementation behind an adapter (role `tspiot`): its POS API URL.
+    pub(crate) async fn init_tspiot(&mut self, sut: &mut Adapter) -> Result<String, Stop> {
+        let init = Init {
+            protocol_version: PROTOCOL_VERSION,
+            role: Role::Tspiot,
+            lane: LANE_ID.into(),
+            endpoints: (&self.stack.endpoints).into(),
+            mode: Mode::Direct,
+            store_inn: self.world().store_inn.clone(),
+        };
+        let reply = sut.request(Request::Init(init)).await.map_err(Stop::Violation)?;
+        match reply.body {
+            ReplyBody::InitOk(ok) => ok.tspiot_url.ok_or_else(|| {
+                Stop::Harness(
+                    "the ТС ПИоТ adapter answered init without `tspiot_url` (its POS API URL)".into(),
+                )
+            }),
+            ReplyBody::Error(e) => {
+                Err(Stop::Harness(format!("the SUT refused init: {}: {}", e.code, e.text)))
+            }
+            other => Err(Stop::Harness(format!("unexpected reply to init: {}", other.type_name()))),
+        }
+    }
+
+    async fn init_pos(&mut self, sut: &mut Adapter) -> Result<(), Stop> {
         let mode =
             if self.scenario.features.contains(&Feature::Direct) { Mode::Direct } else { Mode::Tspiot };
         let init = Init {
@@ -127,6 +171,11 @@ impl<'a> Lane<'a> {
         if !missing.is_empty() {
             return Err(Stop::Skip(format!("the SUT does not declare feature(s): {}", missing.join(", "))));
         }
+        Ok(())
+    }
+
+    /// Every step, in order, against `driver`.
+    pub(crate) async fn run_steps(&mut self, mut driver: Driver<'_>) -> Result<(), Stop> {
         for (i, step) in self.scenario.steps.iter().enumerate() {
             let n = i + 1;
             self.apply_timeline(Some(n))?;
@@ -138,7 +187,7 @@ impl<'a> Lane<'a> {
             };
             self.record.spans.insert(n, before);
             let misses_before = self.verdict.failures.len();
-            let result = self.step(sut, n, step.get_ref()).await;
+            let result = self.step(&mut driver, n, step.get_ref()).await;
             let span = StepSpan {
                 trace_after: record::trace_last(self.stack),
                 world_end_ms: self.stack.clock.now_ms(),
@@ -206,7 +255,83 @@ impl<'a> Lane<'a> {
         }
     }
 
-    async fn step(&mut self, sut: &mut Adapter, n: usize, step: &Step) -> Result<(), Stop> {
+    async fn step(&mut self, driver: &mut Driver<'_>, n: usize, step: &Step) -> Result<(), Stop> {
+        if let Some(role) = step.role() {
+            let fits = matches!(
+                (role, &*driver),
+                (crate::scenario::Role::Pos, Driver::Pos(_))
+                    | (crate::scenario::Role::Tspiot, Driver::Tspiot(_))
+            );
+            if !fits {
+                return Err(Stop::Harness(format!(
+                    "step {n} ({}) does not fit the role under test",
+                    step.name()
+                )));
+            }
+        }
+        match step {
+            Step::Check { codes, raw, version, expect, .. } => {
+                let Driver::Tspiot(target) = driver else { return Err(wrong_role()) };
+                let codes = {
+                    let world = self.world();
+                    codes
+                        .iter()
+                        .map(|c| resolve_code(&world, c).map_err(|e| Stop::Harness(e.to_string())))
+                        .collect::<Result<Vec<_>, _>>()?
+                };
+                if let Some(first) = codes.first() {
+                    self.record.codes.insert(n, (first.clone(), None));
+                }
+                let (groups, program) = {
+                    let world = self.world();
+                    let groups: Vec<Option<u16>> = codes
+                        .iter()
+                        .map(|c| super::resolve::gtin_of(c).and_then(|g| world.group_of(&g)))
+                        .collect();
+                    (groups, world.pos_software().first().map(|p| (p.id.clone(), p.token.clone())))
+                };
+                let before = record::trace_last(self.stack);
+                let answer = target.check(*version, &codes, raw, &groups, program).await;
+                let events: Vec<_> = events_after(self.stack, before);
+                let misses = super::tspiot::judge_check(
+                    self.stack,
+                    *version,
+                    &codes,
+                    &answer,
+                    expect.as_ref(),
+                    &events,
+                    self.opts.timing_tolerance_ms,
+                );
+                self.push_misses(n, misses);
+                return Ok(());
+            }
+            Step::Info { version, .. } => {
+                let Driver::Tspiot(target) = driver else { return Err(wrong_role()) };
+                let answer = target.info(*version).await;
+                let misses = super::tspiot::judge_info(self.stack, &answer);
+                self.push_misses(n, misses);
+                return Ok(());
+            }
+            Step::SetCode { code, set, .. } => {
+                let code = resolve_code(&self.world(), code).map_err(|e| Stop::Harness(e.to_string()))?;
+                let mut world = self.stack.world.write().unwrap_or_else(|e| e.into_inner());
+                let ki = markcert_emulators::world::identity(&code).unwrap_or_else(|| code.clone());
+                let Some(record) = world.code_by_identity(&ki).cloned() else {
+                    return Err(Stop::Harness(format!("set_code: {code:?} is not a code of the world")));
+                };
+                let next = super::options::patched(&record, set)
+                    .map_err(|e| Stop::Harness(format!("set_code: {e}")))?;
+                world.update_code(next).map_err(|e| Stop::Harness(format!("set_code: {e}")))?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let sut = match driver {
+            Driver::Pos(sut) => &mut **sut,
+            Driver::Tspiot(_) => {
+                return self.world_step(step).await;
+            }
+        };
         match step {
             Step::Open { kind, .. } => {
                 self.receipt_total = 0;
@@ -254,6 +379,14 @@ impl<'a> Lane<'a> {
                 let reply = sut.request(Request::CloseReceipt(body)).await.map_err(Stop::Violation)?;
                 self.check_close(n, expect.as_ref(), &reply.body);
             }
+            _ => return self.world_step(step).await,
+        }
+        Ok(())
+    }
+
+    /// The steps on the emulated world (clock, faults, ЛМ ЧЗ), whatever the role.
+    async fn world_step(&mut self, step: &Step) -> Result<(), Stop> {
+        match step {
             Step::AdvanceClock { by, .. } => {
                 self.stack.clock.advance(StdDuration::from_millis(by.ms));
             }
@@ -273,11 +406,36 @@ impl<'a> Lane<'a> {
                     .map_err(|e| Stop::Harness(format!("lm_sync: the ЛМ ЧЗ could not sync: {e}")))?;
             }
             Step::Wait { duration, .. } => {
-                let d = StdDuration::from_millis(duration.ms).min(self.opts.max_wait.min(MAX_WAIT));
+                let cap = match self.scenario.profile {
+                    crate::scenario::Profile::Default => self.opts.max_wait.min(MAX_WAIT),
+                    crate::scenario::Profile::Long => LONG_MAX_WAIT,
+                };
+                let d = StdDuration::from_millis(duration.ms).min(cap);
                 tokio::time::sleep(d).await;
+            }
+            other => {
+                return Err(Stop::Harness(format!(
+                    "step `{}` does not fit the role under test",
+                    other.name()
+                )))
             }
         }
         Ok(())
+    }
+
+    fn push_misses(&mut self, n: usize, misses: Vec<super::tspiot::Miss>) {
+        for m in misses {
+            self.verdict.push(
+                FailureKind::Missed,
+                Failure {
+                    step: Some(n),
+                    expected: m.expected,
+                    actual: m.actual,
+                    message: m.message,
+                    trace: Vec::new(),
+                },
+            );
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -14,21 +14,24 @@ pub mod certify;
 pub mod known_failing;
 pub mod lane;
 pub mod mutation;
+pub mod options;
 pub mod record;
 pub mod resolve;
+pub(crate) mod tspiot;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use markcert_emulators::clock::WorldClock;
-use markcert_emulators::stack::{Stack, StackOptions};
+use markcert_emulators::stack::Stack;
 use markcert_emulators::trace::Trace;
+use markcert_emulators::tspiot::mutant::TsPiotMutant;
 use markcert_emulators::world::{default::default_world, file, World};
 
 use crate::adapter::protocol::Shutdown;
 use crate::adapter::{Adapter, AdapterClient, HttpAdapter, Request, StdioAdapter, StdioOptions, Timeouts};
-use crate::scenario::{Scenario, WorldSpec};
+use crate::scenario::{Role, Scenario, WorldSpec};
 
 use verdict::Verdict;
 pub use verdict::{Failure, Outcome, ScenarioResult, Summary};
@@ -47,8 +50,15 @@ pub enum Sut {
         /// How the reports name it.
         label: String,
     },
-    /// A URL each message is POSTed to (HTTP transport).
+    /// Role `pos`: a URL each adapter message is POSTed to (HTTP transport). Role `tspiot`: the base
+    /// URL of the ТС ПИоТ's POS API, already bound to the upstreams (see `docs/scenarios.md`).
     Url(String),
+    /// Role `tspiot`: the emulated ТС ПИоТ of each scenario's stack (the reference implementation),
+    /// or one of its deliberate mutants.
+    EmulatedTspiot {
+        /// A mutant's name (`markcert certify --role tspiot --list-mutants`), or `None` for the reference.
+        mutant: Option<String>,
+    },
 }
 
 impl Sut {
@@ -58,6 +68,8 @@ impl Sut {
             Sut::Command(c) => format!("stdio: {c}"),
             Sut::Program { label, .. } => format!("stdio: {label}"),
             Sut::Url(u) => format!("http: {u}"),
+            Sut::EmulatedTspiot { mutant: None } => "emulated ТС ПИоТ (reference)".into(),
+            Sut::EmulatedTspiot { mutant: Some(m) } => format!("emulated ТС ПИоТ, mutant {m}"),
         }
     }
 }
@@ -77,6 +89,10 @@ pub struct RunOptions {
     pub jobs: usize,
     /// The run folder, if the run leaves its evidence on disk.
     pub run_folder: Option<crate::report::folder::RunFolder>,
+    /// The role under test: only scenarios of this role run.
+    pub role: Role,
+    /// Slack added to every time limit an answer is graded against (`grading.timing_tolerance_ms`).
+    pub timing_tolerance_ms: u64,
 }
 
 impl RunOptions {
@@ -89,6 +105,8 @@ impl RunOptions {
             max_wait: lane::MAX_WAIT,
             jobs: 1,
             run_folder: None,
+            role: Role::Pos,
+            timing_tolerance_ms: tspiot::DEFAULT_TIMING_TOLERANCE_MS,
         }
     }
 }
@@ -173,6 +191,11 @@ async fn start_sut(
             Ok(Adapter::Stdio(StdioAdapter::spawn(&program.to_string_lossy(), args, o).await?))
         }
         Sut::Url(url) => Ok(Adapter::Http(HttpAdapter::new(url.clone(), opts.timeouts)?)),
+        Sut::EmulatedTspiot { .. } => {
+            Err(crate::adapter::ProtocolViolation::new(crate::adapter::error::ViolationKind::Spawn(
+                "the emulated ТС ПИоТ has no adapter (it runs inside the stack)".into(),
+            )))
+        }
     }
 }
 
@@ -244,36 +267,140 @@ async fn run_inner(
         Err(e) => return verdict.error(None, format!("setup: {e}")),
     };
     let trace = Trace::in_memory(100_000);
-    let mut stack_options = StackOptions::default();
-    if let (Some(patch), Some(kkt)) = (&s.kkt, stack_options.kkt.as_mut()) {
-        match kkt.options.patched(patch) {
-            Ok(o) => kkt.options = o,
-            Err(e) => return verdict.error(None, format!("setup: kkt: {e}")),
+    let mut stack_options = match options::stack_options(s) {
+        Ok(o) => o,
+        Err(e) => return verdict.error(None, format!("setup: {e}")),
+    };
+    if let Some(after) = &s.xapikey_cutoff_after {
+        stack_options.xapikey_cutoff_ms =
+            clock.now_ms().saturating_add(i64::try_from(after.ms).unwrap_or(i64::MAX));
+    }
+    if opts.role == Role::Tspiot {
+        match &opts.sut {
+            Sut::EmulatedTspiot { mutant } => {
+                let t = stack_options.tspiot.get_or_insert_with(Default::default);
+                t.options.mutant = match mutant.as_deref().map(|m| (m, TsPiotMutant::from_name(m))) {
+                    None => None,
+                    Some((_, Some(m))) => Some(m),
+                    Some((m, None)) => {
+                        return verdict.error(None, format!("setup: no ТС ПИоТ mutant is called \"{m}\""))
+                    }
+                };
+            }
+            // The implementation under test plays the ТС ПИоТ: the stack has none of its own.
+            _ => stack_options.tspiot = None,
         }
     }
+    let broken_fn = stack_options
+        .kkt
+        .as_ref()
+        .is_some_and(|k| k.options.fn_m.auth == markcert_emulators::kkt::options::FnAuthMode::Broken);
     let stack = match Stack::start(world, clock, trace, stack_options).await {
         Ok(st) => st,
         Err(e) => return verdict.error(None, format!("setup: {}", RunError::from(e))),
     };
-    let stderr_file = dir.map(|d| d.join("sut-stderr.log"));
-    let mut sut = match start_sut(opts, stderr_file).await {
-        Ok(a) => a,
-        Err(v) => {
-            *stderr_tail = v.stderr_tail.clone();
-            verdict.error(None, v.to_string());
-            stack.shutdown().await;
-            return;
+    if broken_fn {
+        // `fn.auth = broken` also breaks the emulated ТС ПИоТ's own ФН channel (it signs in-process).
+        if let Some(signer) = &stack.fn_signer {
+            signer.set_broken(true);
         }
+    }
+    let stderr_file = dir.map(|d| d.join("sut-stderr.log"));
+    match (opts.role, &opts.sut) {
+        (Role::Tspiot, Sut::EmulatedTspiot { .. }) => {
+            let base = stack.endpoints.tspiot.as_ref().map(|t| t.url.clone()).unwrap_or_default();
+            run_against_tspiot(s, opts, &stack, &base, verdict).await;
+        }
+        (Role::Tspiot, Sut::Url(url)) => run_against_tspiot(s, opts, &stack, url, verdict).await,
+        (Role::Pos, Sut::EmulatedTspiot { .. }) => {
+            verdict.error(None, "setup: the emulated ТС ПИоТ is a SUT of role tspiot, not pos");
+        }
+        (role, _) => run_with_adapter(s, opts, &stack, role, stderr_file, verdict, stderr_tail).await,
+    }
+    if let Some(dir) = dir {
+        if let Err(e) = write_evidence(&stack, dir) {
+            verdict.error(None, format!("writing the scenario's evidence to {}: {e}", dir.display()));
+        }
+    }
+    stack.shutdown().await;
+}
+
+/// Role `tspiot` against a ТС ПИоТ whose POS API is at `base`.
+async fn run_against_tspiot(
+    s: &Scenario,
+    opts: &RunOptions,
+    stack: &Stack,
+    base: &str,
+    verdict: &mut Verdict,
+) {
+    let target = match tspiot::TspiotTarget::new(base) {
+        Ok(t) => t,
+        Err(e) => return verdict.error(None, format!("setup: {e}")),
     };
     let result = {
-        let mut lane = lane::Lane::new(s, &stack, opts, verdict);
-        let r = lane.run(&mut sut).await;
+        let mut lane = lane::Lane::new(s, stack, opts, verdict);
+        let r = lane.run_steps(lane::Driver::Tspiot(&target)).await;
         if r.is_ok() {
             lane.check_assertions();
         }
         r
     };
-    let violated = match result {
+    settle(result, verdict, &mut Vec::new());
+}
+
+/// A SUT behind the adapter protocol: a POS, or (role `tspiot`) an adapter that starts a ТС ПИоТ
+/// and answers `init` with its URL.
+async fn run_with_adapter(
+    s: &Scenario,
+    opts: &RunOptions,
+    stack: &Stack,
+    role: Role,
+    stderr_file: Option<PathBuf>,
+    verdict: &mut Verdict,
+    stderr_tail: &mut Vec<String>,
+) {
+    let mut sut = match start_sut(opts, stderr_file).await {
+        Ok(a) => a,
+        Err(v) => {
+            *stderr_tail = v.stderr_tail.clone();
+            verdict.error(None, v.to_string());
+            return;
+        }
+    };
+    let result = {
+        let mut lane = lane::Lane::new(s, stack, opts, verdict);
+        let r = match role {
+            Role::Pos => lane.run(&mut sut).await,
+            Role::Tspiot => match lane.init_tspiot(&mut sut).await {
+                Ok(url) => match tspiot::TspiotTarget::new(&url) {
+                    Ok(target) => lane.run_steps(lane::Driver::Tspiot(&target)).await,
+                    Err(e) => Err(lane::Stop::Harness(format!("init: tspiot_url: {e}"))),
+                },
+                Err(e) => Err(e),
+            },
+        };
+        if r.is_ok() {
+            lane.check_assertions();
+        }
+        r
+    };
+    let violated = settle(result, verdict, stderr_tail);
+    if !violated {
+        // Best effort: a SUT that mishandles shutdown does not change the verdict.
+        let _ = sut.request(Request::Shutdown(Shutdown {})).await;
+    }
+    let tail = sut.stderr_tail();
+    if let Adapter::Stdio(stdio) = sut {
+        let _ = stdio.finish(Duration::from_secs(2)).await;
+    }
+    if stderr_tail.is_empty() {
+        *stderr_tail = tail;
+    }
+}
+
+/// Records how the steps ended; true when the SUT broke the protocol.
+fn settle(result: Result<(), lane::Stop>, verdict: &mut Verdict, stderr_tail: &mut Vec<String>) -> bool {
+    match result {
         Ok(()) => false,
         Err(lane::Stop::Skip(why)) => {
             verdict.skipped = Some(why);
@@ -288,24 +415,7 @@ async fn run_inner(
             *stderr_tail = v.stderr_tail.clone();
             true
         }
-    };
-    if !violated {
-        // Best effort: a SUT that mishandles shutdown does not change the verdict.
-        let _ = sut.request(Request::Shutdown(Shutdown {})).await;
     }
-    let tail = sut.stderr_tail();
-    if let Adapter::Stdio(stdio) = sut {
-        let _ = stdio.finish(Duration::from_secs(2)).await;
-    }
-    if stderr_tail.is_empty() {
-        *stderr_tail = tail;
-    }
-    if let Some(dir) = dir {
-        if let Err(e) = write_evidence(&stack, dir) {
-            verdict.error(None, format!("writing the scenario's evidence to {}: {e}", dir.display()));
-        }
-    }
-    stack.shutdown().await;
 }
 
 /// Runs `scenarios`, up to `opts.jobs` at once (each on its own stack and SUT); `progress` is called

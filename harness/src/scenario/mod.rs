@@ -12,8 +12,8 @@ pub mod validate;
 pub use error::{Location, ScenarioError};
 pub use load::{load_file, load_str};
 pub use model::{
-    Assertion, At, CaseSelector, CodeRef, Decision, Duration, Expect, FaultEvent, Feature, Level, Payment,
-    Profile, Reason, ReceiptKind, Role, Scenario, Step, StepRef, WorldSpec,
+    Assertion, At, AuthScheme, CaseSelector, CheckExpect, CodeRef, Decision, Duration, Expect, FaultEvent,
+    Feature, Level, Payment, Profile, Reason, ReceiptKind, Role, Scenario, Step, StepRef, WorldSpec,
 };
 
 /// The embedded suite: (file name, text), in suite order. Add new files here.

@@ -49,6 +49,21 @@ pub struct Scenario {
     /// `[kkt.grading] excise_groups = [3, 12, 15, 16]`), applied before the SUT starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kkt: Option<serde_json::Value>,
+    /// The True API stops accepting `X-API-KEY` this long after the scenario starts (`true-api.md`
+    /// §9.1; default: the world's cut-off, 2026-10-01, already past).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xapikey_cutoff_after: Option<Duration>,
+    /// Settings of the emulated ТС ПИоТ for this scenario: a merge patch of its options
+    /// (`[tspiot] timestamp_as_string = true`, `[tspiot.upstream] …`). Role `pos` only: in role
+    /// `tspiot` the ТС ПИоТ is the implementation under test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tspiot: Option<serde_json::Value>,
+    /// Settings of the emulated True API hosts: a merge patch of their options (`[true_api] nulls = …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub true_api: Option<serde_json::Value>,
+    /// Settings of the emulated ЛМ ЧЗ: a merge patch of its options (`[lm] api_v2 = …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lm: Option<serde_json::Value>,
     /// Fault timeline: rules set and cleared at step boundaries or world-time offsets.
     #[serde(default)]
     pub faults: Vec<Spanned<FaultEvent>>,
@@ -460,6 +475,72 @@ pub enum Step {
         #[serde(rename = "for")]
         duration: Duration,
     },
+    /// Change the state of a world code now: a merge patch of its record (`docs/emulators.md`, e.g.
+    /// `set = { blocked = { ogvs = ["RPN"] } }`). The ЛМ ЧЗ sees it at its next synchronisation.
+    SetCode {
+        /// Label other parts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Which code.
+        code: CodeRef,
+        /// The merge patch of its record.
+        set: serde_json::Value,
+    },
+    /// Role `tspiot`: send `POST /api/v{version}/codes/check` to the ТС ПИоТ under test, as a POS does.
+    Check {
+        /// Label other parts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The codes, sent as base64 of their bytes (in this order, before `raw`).
+        #[serde(default)]
+        codes: Vec<CodeRef>,
+        /// Entries sent verbatim in `codes[]` after the encoded ones (e.g. text that is not base64).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        raw: Vec<String>,
+        /// API version: 1, 2 (default) or 3.
+        #[serde(default = "default_api_version")]
+        version: u8,
+        /// What the answer must be.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<CheckExpect>,
+    },
+    /// Role `tspiot`: `GET /api/v{version}/info` on the ТС ПИоТ under test; the registration fields
+    /// must match the KKT and ФН it is bound to.
+    Info {
+        /// Label other parts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// API version: 1, 2 (default) or 3.
+        #[serde(default = "default_api_version")]
+        version: u8,
+    },
+}
+
+fn default_api_version() -> u8 {
+    2
+}
+
+/// What a `check` step's answer must be (role `tspiot`). Whatever is given is checked; the runner
+/// also always checks the wrapping of the version, the pass-through of upstream answers, offline
+/// items against the ЛМ ЧЗ and the code bytes sent upstream (`docs/scenarios.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckExpect {
+    /// HTTP status (200, 203, 400, 514, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// With 200: every item is offline (`true`) or online (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<bool>,
+    /// With 200: `isBlocked` of every code object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<bool>,
+    /// With an online 200: the True API host (`cdn-2`, `cdn-*`) that issued the `reqId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The answer came within this many ms of the request (plus the run's timing tolerance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
 }
 
 impl Step {
@@ -477,6 +558,9 @@ impl Step {
             Step::LmSync { .. } => "lm_sync",
             Step::LmLink { .. } => "lm_link",
             Step::Wait { .. } => "wait",
+            Step::SetCode { .. } => "set_code",
+            Step::Check { .. } => "check",
+            Step::Info { .. } => "info",
         }
     }
 
@@ -493,7 +577,10 @@ impl Step {
             | Step::ClearFault { id, .. }
             | Step::LmSync { id }
             | Step::LmLink { id, .. }
-            | Step::Wait { id, .. } => id.as_deref(),
+            | Step::Wait { id, .. }
+            | Step::SetCode { id, .. }
+            | Step::Check { id, .. }
+            | Step::Info { id, .. } => id.as_deref(),
         }
     }
 
@@ -510,6 +597,20 @@ impl Step {
     /// True for the steps that put a code on the wire (`scan`, `return`).
     pub fn carries_code(&self) -> bool {
         matches!(self, Step::Scan { .. } | Step::Return { .. })
+    }
+
+    /// The role whose implementation a step drives: `Some(Pos)` for the receipt steps, `Some(Tspiot)`
+    /// for `check` / `info`, `None` for the steps on the emulated world (clock, faults, ЛМ ЧЗ, codes).
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Step::Open { .. }
+            | Step::Scan { .. }
+            | Step::Return { .. }
+            | Step::Close { .. }
+            | Step::Cancel { .. } => Some(Role::Pos),
+            Step::Check { .. } | Step::Info { .. } => Some(Role::Tspiot),
+            _ => None,
+        }
     }
 }
 
@@ -574,6 +675,26 @@ pub struct Expect {
     pub reason: Option<Reason>,
 }
 
+/// A credential a True API call presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <ФН token>`.
+    Bearer,
+    /// `X-API-KEY`.
+    XApiKey,
+}
+
+impl AuthScheme {
+    /// The trace note the True API hosts write for a call with this credential.
+    pub fn trace_note(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "auth=bearer",
+            AuthScheme::XApiKey => "auth=x-api-key",
+        }
+    }
+}
+
 /// A scenario-level assertion on the trace and the fiscal documents, tagged by `that`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "that", rename_all = "snake_case", deny_unknown_fields)]
@@ -617,6 +738,48 @@ pub enum Assertion {
         /// The window starts when this step ends.
         after_step: StepRef,
     },
+    /// Counts the calls that reached a host (optionally: an endpoint, a status) while steps ran.
+    Calls {
+        /// Host name as in the trace (`cdn-1`, `cdn-*`, `discovery`, `lm`, …).
+        host: String,
+        /// Endpoint path (trailing `*` is a prefix); omitted means any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        /// Only calls answered with this status (0: the connection was dropped without an answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// First step of the window.
+        from_step: StepRef,
+        /// Last step of the window (default: `from_step`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_step: Option<StepRef>,
+        /// Exactly this many.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
+        /// At least this many.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<u64>,
+        /// At most this many.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u64>,
+    },
+    /// The first `codes/check` call to a CDN host during a step went to this host.
+    FirstCheckHost {
+        /// The step.
+        step: StepRef,
+        /// Host name (`cdn-2`).
+        host: String,
+    },
+    /// Every True API call (optionally: to an endpoint) from a step on presented this credential.
+    Auth {
+        /// `bearer` (a ФН token) or `x-api-key`.
+        scheme: AuthScheme,
+        /// The window starts when this step starts and lasts to the end of the run.
+        from_step: StepRef,
+        /// Endpoint path (trailing `*` is a prefix); omitted means every True API endpoint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
     /// The code of a step is in no receipt item of the run.
     CodeNotInAnyReceipt {
         /// A `scan` or `return` step.
@@ -640,6 +803,9 @@ impl Assertion {
             Assertion::Receipt1265Contains { .. } => "receipt_1265_contains",
             Assertion::No1260 { .. } => "no_1260",
             Assertion::NoCalls { .. } => "no_calls",
+            Assertion::Calls { .. } => "calls",
+            Assertion::FirstCheckHost { .. } => "first_check_host",
+            Assertion::Auth { .. } => "auth",
             Assertion::CodeNotInAnyReceipt { .. } => "code_not_in_any_receipt",
             Assertion::NoKktFindings {} => "no_kkt_findings",
             Assertion::KktFinding { .. } => "kkt_finding",
@@ -655,6 +821,15 @@ impl Assertion {
             | Assertion::No1260 { step }
             | Assertion::CodeNotInAnyReceipt { step } => vec![(step, true)],
             Assertion::NoCalls { after_step, .. } => vec![(after_step, false)],
+            Assertion::Calls { from_step, to_step, .. } => {
+                let mut v = vec![(from_step, false)];
+                if let Some(t) = to_step {
+                    v.push((t, false));
+                }
+                v
+            }
+            Assertion::FirstCheckHost { step, .. } => vec![(step, false)],
+            Assertion::Auth { from_step, .. } => vec![(from_step, false)],
             Assertion::NoKktFindings {} | Assertion::KktFinding { .. } => vec![],
         }
     }

@@ -12,7 +12,7 @@ use markcert_emulators::world::file::{self, WorldFile};
 use super::error::ScenarioError;
 use super::load::locate;
 use super::model::{
-    Assertion, At, CodeRef, Decision, FaultEvent, Feature, ReceiptKind, Scenario, Step, StepRef,
+    Assertion, At, CodeRef, Decision, FaultEvent, Feature, ReceiptKind, Role, Scenario, Step, StepRef,
 };
 
 struct Ctx<'a> {
@@ -178,6 +178,24 @@ fn check_metadata(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
             ));
         }
     }
+    check_option_patches(cx, s)?;
+    for spanned in &s.steps {
+        if let Some(role) = spanned.get_ref().role() {
+            if !s.roles.contains(&role) {
+                let r = if role == Role::Pos { "pos" } else { "tspiot" };
+                return Err(cx.err(
+                    spanned.span(),
+                    format!(
+                        "step `{}` drives a {r} implementation, but roles does not list \"{r}\"",
+                        spanned.get_ref().name()
+                    ),
+                ));
+            }
+        }
+    }
+    if s.roles.contains(&Role::Pos) && s.roles.contains(&Role::Tspiot) {
+        return Err(cx.err(s.id.span(), "roles: a scenario drives one role, \"pos\" or \"tspiot\""));
+    }
     for case in &s.cases {
         let ok = !case.is_empty()
             && case
@@ -188,6 +206,33 @@ fn check_metadata(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
                 s.id.span(),
                 format!("cases: \"{case}\" is not a case id of spec cases.md (upper case, e.g. BAN-EXPIRED)"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The `[tspiot]`, `[true_api]` and `[lm]` tables must patch the emulators' options into valid ones.
+fn check_option_patches(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
+    use markcert_emulators::lm::options::LmOptions;
+    use markcert_emulators::trueapi::TrueApiOptions;
+    use markcert_emulators::tspiot::options::TsPiotOptions;
+    if s.tspiot.is_some() && s.roles.contains(&Role::Tspiot) {
+        return Err(cx.err(
+            s.id.span(),
+            "tspiot: in role \"tspiot\" the ТС ПИоТ is the implementation under test; its settings are not the scenario's",
+        ));
+    }
+    type Check = fn(&serde_json::Value) -> Result<(), String>;
+    let checks: [(&str, &Option<serde_json::Value>, Check); 3] = [
+        ("tspiot", &s.tspiot, |p| crate::runner::options::patched(&TsPiotOptions::default(), p).map(drop)),
+        ("true_api", &s.true_api, |p| {
+            crate::runner::options::patched(&TrueApiOptions::default(), p).map(drop)
+        }),
+        ("lm", &s.lm, |p| crate::runner::options::patched(&LmOptions::default(), p).map(drop)),
+    ];
+    for (name, patch, check) in checks {
+        if let Some(p) = patch {
+            check(p).map_err(|e| cx.err(s.id.span(), format!("{name}: {e}")))?;
         }
     }
     Ok(())
@@ -314,6 +359,26 @@ fn check_steps<'a>(
                 return Err(err("for: must be longer than 0".into()))
             }
             Step::SetFault { rule, .. } => rule.validate().map_err(|e| err(format!("bad rule: {e}")))?,
+            Step::SetCode { code, set, .. } => {
+                check_code_ref(code, default_base, inline_cases).map_err(err)?;
+                if !set.is_object() {
+                    return Err(err("set: must be a table (a merge patch of the code's record)".into()));
+                }
+            }
+            Step::Check { codes, raw, version, .. } => {
+                if !(1..=3).contains(version) {
+                    return Err(err(format!("version {version}: the ТС ПИоТ API has versions 1, 2 and 3")));
+                }
+                if codes.is_empty() && raw.is_empty() {
+                    return Err(err("a check needs at least one entry in `codes` or `raw`".into()));
+                }
+                for code in codes {
+                    check_code_ref(code, default_base, inline_cases).map_err(err)?;
+                }
+            }
+            Step::Info { version, .. } if !(1..=3).contains(version) => {
+                return Err(err(format!("version {version}: the ТС ПИоТ API has versions 1, 2 and 3")));
+            }
             _ => {}
         }
     }
