@@ -148,10 +148,25 @@ pub async fn spawn(
     bind_ip: std::net::IpAddr,
     cdn_hosts: usize,
 ) -> Result<TrueApiServers, CdnError> {
+    spawn_at(ctx, bind_ip, cdn_hosts, None).await
+}
+
+/// [`spawn`] with fixed ports when `base_port` is given: the discovery host on `base_port`, CDN host
+/// `i` on `base_port + i` (for an implementation configured once with fixed upstream addresses).
+pub async fn spawn_at(
+    ctx: TrueApiContext,
+    bind_ip: std::net::IpAddr,
+    cdn_hosts: usize,
+    base_port: Option<u16>,
+) -> Result<TrueApiServers, CdnError> {
     let (stop, stop_rx) = watch::channel(false);
     let mut listeners = Vec::new();
-    for _ in 0..=cdn_hosts {
-        let addr = SocketAddr::new(bind_ip, 0);
+    for i in 0..=cdn_hosts {
+        let port = match base_port {
+            None => 0,
+            Some(b) => u16::try_from(i).ok().and_then(|i| b.checked_add(i)).unwrap_or(0),
+        };
+        let addr = SocketAddr::new(bind_ip, port);
         let l = TcpListener::bind(addr).await.map_err(|source| CdnError::Bind { addr, source })?;
         let local = l.local_addr().map_err(|source| CdnError::Bind { addr, source })?;
         listeners.push((l, local));

@@ -69,6 +69,9 @@ pub struct KktStackOptions {
 pub struct StackOptions {
     /// Number of CDN hosts.
     pub cdn_hosts: usize,
+    /// Fixed ports of the True API: discovery on this port, CDN host `i` on this port + `i`
+    /// (ephemeral when `None`).
+    pub true_api_port: Option<u16>,
     /// Address to bind (loopback by default).
     pub bind: IpAddr,
     /// `auth.xapikey_cutoff` (Unix ms, world clock).
@@ -93,6 +96,7 @@ impl Default for StackOptions {
     fn default() -> Self {
         StackOptions {
             cdn_hosts: 3,
+            true_api_port: None,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             xapikey_cutoff_ms: cdn::DEFAULT_XAPIKEY_CUTOFF_MS,
             true_api: TrueApiOptions::default(),
@@ -273,7 +277,7 @@ impl Stack {
             fn_auth: fn_auth.clone(),
         };
         let lm = Arc::new(Mutex::new(local_module(&opts, &world, &clock)));
-        let true_api = cdn::spawn(ctx, opts.bind, opts.cdn_hosts).await?;
+        let true_api = cdn::spawn_at(ctx, opts.bind, opts.cdn_hosts, opts.true_api_port).await?;
         let lm_server = lm_server::spawn(
             LmContext {
                 world: world.clone(),

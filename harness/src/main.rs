@@ -63,6 +63,11 @@ struct CertifyArgs {
     /// Slack added to every time limit an answer is graded against (`grading.timing_tolerance_ms`).
     #[arg(long, default_value_t = 50)]
     timing_tolerance_ms: u64,
+    /// Role `tspiot` with --sut-url: the emulators listen on fixed loopback ports from this one (True
+    /// API discovery PORT, CDN hosts PORT+1…PORT+3, ЛМ ЧЗ PORT+10, KKT PORT+20); scenarios run one at
+    /// a time.
+    #[arg(long, default_value_t = markcert::runner::DEFAULT_UPSTREAM_PORT)]
+    upstream_port: u16,
     /// Scenario folder (every *.toml in it) instead of the embedded suite.
     #[arg(long)]
     suite: Option<std::path::PathBuf>,
@@ -459,6 +464,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: !a.no_progress,
                 role,
                 timing_tolerance_ms: a.timing_tolerance_ms,
+                upstream_port: a.upstream_port,
                 ..CertifyOptions::new(sut)
             };
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

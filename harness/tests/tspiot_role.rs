@@ -168,3 +168,54 @@ fn the_validator_keeps_roles_apart() {
     let err = load_str("x.toml", bad_patch).unwrap_err().to_string();
     assert!(err.contains("lm:") && err.contains("no_such"), "{err}");
 }
+
+/// A ТС ПИоТ already running at a URL: it answers 203 when the True API discovery host is reachable at
+/// the fixed port it was configured with (argv[1]), 500 when it is not.
+const FIXED_UPSTREAM: &str = r#"import json, socket, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+upstream = int(sys.argv[1])
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            socket.create_connection(("127.0.0.1", upstream), timeout=1).close(); status = 203
+        except OSError:
+            status = 500
+        data = json.dumps({"code": status, "message": "", "details": []}).encode()
+        self.send_response(status); self.send_header("Content-Length", str(len(data))); self.end_headers()
+        self.wfile.write(data)
+srv = HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_port, flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn a_running_tspiot_at_a_url_finds_the_upstreams_on_their_fixed_ports() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("markcert-tspiot-url-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fixed_upstream.py");
+    std::fs::write(&script, FIXED_UPSTREAM).unwrap();
+    // A port base unlikely to collide with other tests of this run.
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let mut child = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(base.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = format!("http://127.0.0.1:{}", line.trim());
+    let s = scenario(
+        "id = \"t-url\"\ntitle = \"t\"\nlevel = \"MUST\"\nroles = [\"tspiot\"]\n\
+         [[steps]]\ndo = \"check\"\ncodes = [{ case = \"in-circulation\", group = \"milk\" }]\nexpect = { status = 203 }\n",
+    );
+    let opts = RunOptions { role: Role::Tspiot, upstream_port: base, ..RunOptions::new(Sut::Url(url)) };
+    let r = tokio::runtime::Runtime::new().unwrap().block_on(run_scenario(&s, &opts));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.outcome, Outcome::Pass, "{r:#?}");
+}

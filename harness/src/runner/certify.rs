@@ -63,6 +63,8 @@ pub struct CertifyOptions {
     pub role: Role,
     /// Slack on every time limit an answer is graded against, ms.
     pub timing_tolerance_ms: u64,
+    /// Role `tspiot` with `--sut-url`: the first of the emulators' fixed ports.
+    pub upstream_port: u16,
 }
 
 impl CertifyOptions {
@@ -83,6 +85,7 @@ impl CertifyOptions {
             progress: true,
             role: Role::Pos,
             timing_tolerance_ms: super::tspiot::DEFAULT_TIMING_TOLERANCE_MS,
+            upstream_port: super::DEFAULT_UPSTREAM_PORT,
         }
     }
 }
@@ -183,10 +186,12 @@ pub async fn certify(opts: &CertifyOptions, out: &mut impl Write) -> Result<i32,
     let run = RunOptions {
         timeouts: opts.timeouts,
         seed: opts.seed,
-        jobs: opts.jobs,
+        // Fixed upstream ports serve one scenario at a time.
+        jobs: if opts.role == Role::Tspiot && matches!(opts.sut, Sut::Url(_)) { 1 } else { opts.jobs },
         run_folder: folder.clone(),
         role: opts.role,
         timing_tolerance_ms: opts.timing_tolerance_ms,
+        upstream_port: opts.upstream_port,
         ..RunOptions::new(opts.sut.clone())
     };
     let mut summary = Vec::new();

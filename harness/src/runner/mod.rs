@@ -93,7 +93,14 @@ pub struct RunOptions {
     pub role: Role,
     /// Slack added to every time limit an answer is graded against (`grading.timing_tolerance_ms`).
     pub timing_tolerance_ms: u64,
+    /// Role `tspiot` with [`Sut::Url`]: the emulators listen on fixed ports from this one (True API
+    /// discovery on it, CDN host `i` on it + `i`, the ЛМ ЧЗ on it + 10, the KKT on it + 20), so an
+    /// implementation that is already running can be configured with them once.
+    pub upstream_port: u16,
 }
+
+/// Default of [`RunOptions::upstream_port`].
+pub const DEFAULT_UPSTREAM_PORT: u16 = 18400;
 
 impl RunOptions {
     /// Defaults for `sut`: default timeouts, seed 1, waits up to 60 s.
@@ -107,6 +114,7 @@ impl RunOptions {
             run_folder: None,
             role: Role::Pos,
             timing_tolerance_ms: tspiot::DEFAULT_TIMING_TOLERANCE_MS,
+            upstream_port: DEFAULT_UPSTREAM_PORT,
         }
     }
 }
@@ -286,6 +294,16 @@ async fn run_inner(
                         return verdict.error(None, format!("setup: no ТС ПИоТ mutant is called \"{m}\""))
                     }
                 };
+            }
+            Sut::Url(_) => {
+                // An implementation that is already running: the upstreams it was configured with.
+                let p = opts.upstream_port;
+                stack_options.tspiot = None;
+                stack_options.true_api_port = Some(p);
+                stack_options.lm_port = p.checked_add(10);
+                if let Some(k) = stack_options.kkt.as_mut() {
+                    k.port = p.checked_add(20);
+                }
             }
             // The implementation under test plays the ТС ПИоТ: the stack has none of its own.
             _ => stack_options.tspiot = None,
