@@ -2,7 +2,7 @@
 //! reference (passes), its deliberate mutants (each caught by the checks every answer gets), and an
 //! external implementation behind the adapter protocol (a Python ТС ПИоТ that answers 203 to
 //! everything: its `init_ok` carries `tspiot_url`, and it fails where a real answer is due). Also the
-//! validator's role rules. Needs `python3`.
+//! validator's role rules (and the scan `fraction` field). Needs `python3`.
 
 use markcert::runner::{run_scenario, Outcome, RunOptions, ScenarioResult, Sut};
 use markcert::scenario::{load_str, Role, Scenario};
@@ -218,4 +218,24 @@ fn a_running_tspiot_at_a_url_finds_the_upstreams_on_their_fixed_ports() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(r.outcome, Outcome::Pass, "{r:#?}");
+}
+
+#[test]
+fn a_scan_fraction_is_read_as_n_over_m_and_needs_the_fractional_feature() {
+    let base = "id = \"x\"\ntitle = \"x\"\nlevel = \"MUST\"\nfeatures = [FEATURES]\n[[steps]]\ndo = \"open\"\nkind = \"sale\"\n\
+                [[steps]]\ndo = \"scan\"\ncode = { case = \"in-circulation\", group = \"milk\" }\nfraction = \"FRACTION\"\n\
+                [[steps]]\ndo = \"cancel\"\n";
+    let text =
+        |features: &str, fraction: &str| base.replace("FEATURES", features).replace("FRACTION", fraction);
+    assert!(load_str("x.toml", &text("\"fractional\"", "1/10")).is_ok());
+    assert!(
+        load_str("x.toml", &text("\"fractional\"", "10/10")).is_ok(),
+        "n ≥ m is a stimulus (FRAC-N-LT-M)"
+    );
+    let err = load_str("x.toml", &text("", "1/10")).unwrap_err().to_string();
+    assert!(err.contains("needs `fractional`"), "{err}");
+    for bad in ["0/10", "1/0", "1.5/10", "half"] {
+        let err = load_str("x.toml", &text("\"fractional\"", bad)).unwrap_err().to_string();
+        assert!(err.contains("fraction"), "{bad}: {err}");
+    }
 }

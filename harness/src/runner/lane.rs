@@ -352,11 +352,18 @@ impl<'a> Lane<'a> {
                     .map_err(Stop::Violation)?;
                 self.expect_plain(n, "receipt_cancelled", &reply.body);
             }
-            Step::Scan { code, scanner, price_kopecks, quantity, expect, .. } => {
+            Step::Scan { code, scanner, price_kopecks, quantity, fraction, expect, .. } => {
                 let code = resolve_code(&self.world(), code).map_err(|e| Stop::Harness(e.to_string()))?;
                 self.record.codes.insert(n, (code.clone(), *price_kopecks));
-                self.scan(sut, n, &code, scanner.as_deref(), *price_kopecks, quantity.unwrap_or(1.0), expect)
-                    .await?;
+                let fraction = match fraction.as_deref().map(crate::scenario::model::parse_fraction) {
+                    None => None,
+                    Some(Ok((numerator, denominator))) => {
+                        Some(crate::adapter::protocol::Fraction { numerator, denominator })
+                    }
+                    Some(Err(e)) => return Err(Stop::Harness(e)),
+                };
+                let q = quantity.unwrap_or(1.0);
+                self.scan(sut, n, &code, scanner.as_deref(), *price_kopecks, (q, fraction), expect).await?;
             }
             Step::Return { of, scanner, expect, .. } => {
                 let Some((code, price)) =
@@ -365,7 +372,7 @@ impl<'a> Lane<'a> {
                     return Err(Stop::Harness(format!("return: {of} has no scanned code")));
                 };
                 self.record.codes.insert(n, (code.clone(), price));
-                self.scan(sut, n, &code, scanner.as_deref(), price, 1.0, expect).await?;
+                self.scan(sut, n, &code, scanner.as_deref(), price, (1.0, None), expect).await?;
             }
             Step::Close { payment, expect, .. } => {
                 let method = match payment {
@@ -446,13 +453,13 @@ impl<'a> Lane<'a> {
         code: &str,
         scanner: Option<&str>,
         price: Option<u64>,
-        quantity: f64,
+        (quantity, fraction): (f64, Option<crate::adapter::protocol::Fraction>),
         expect: &Option<Expect>,
     ) -> Result<(), Stop> {
         let bytes = scan_bytes(code, scanner, self.opts.seed, n).map_err(|e| Stop::Harness(e.to_string()))?;
         let product = product_for(&self.world(), code, price);
         let price = product.price_kopecks;
-        let body = Scan { lane: LANE_ID.into(), scan_b64: base64(&bytes), product, quantity, fraction: None };
+        let body = Scan { lane: LANE_ID.into(), scan_b64: base64(&bytes), product, quantity, fraction };
         let reply = sut.request(Request::Scan(body)).await.map_err(Stop::Violation)?;
         let (actual, message) = match &reply.body {
             ReplyBody::Item(item) => {

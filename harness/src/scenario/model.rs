@@ -390,6 +390,9 @@ pub enum Step {
         /// Quantity (default 1).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         quantity: Option<f64>,
+        /// Part of a piece package sold (`"1/10"`: tags 1293/1294; needs feature `fractional`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fraction: Option<String>,
         /// Expected decision.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expect: Option<Expect>,
@@ -612,6 +615,18 @@ impl Step {
             _ => None,
         }
     }
+}
+
+/// Reads a `"n/m"` fraction (both positive integers).
+pub fn parse_fraction(text: &str) -> Result<(u64, u64), String> {
+    let (n, m) =
+        text.split_once('/').ok_or_else(|| format!("fraction {text:?}: write n/m, e.g. \"1/10\""))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("fraction {text:?}: n is not a whole number"))?;
+    let m: u64 = m.trim().parse().map_err(|_| format!("fraction {text:?}: m is not a whole number"))?;
+    if n == 0 || m == 0 {
+        return Err(format!("fraction {text:?}: n and m must be at least 1"));
+    }
+    Ok((n, m))
 }
 
 /// Which code to scan: a literal code, or a case of the world selected by labels.

@@ -336,6 +336,12 @@ fn check_steps<'a>(
                 if let Step::Scan { code, .. } = step {
                     check_code_ref(code, default_base, inline_cases).map_err(err)?;
                 }
+                if let Step::Scan { fraction: Some(f), .. } = step {
+                    super::model::parse_fraction(f).map_err(err)?;
+                    if !s.features.contains(&Feature::Fractional) {
+                        return Err(err(format!("fraction {f}: needs `fractional` in features")));
+                    }
+                }
                 if let Step::Scan { quantity: Some(q), .. } = step {
                     if !q.is_finite() || *q <= 0.0 {
                         return Err(err(format!("quantity {q}: must be a positive number")));
