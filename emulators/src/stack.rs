@@ -311,6 +311,7 @@ impl Stack {
                     kkt_serial: drive.kkt_serial.clone(),
                     tspiot_id: t.options.tspiot_id.clone(),
                     renew_before_s: t.options.token_renew_before_s,
+                    xapikey_until_ms: Some(opts.xapikey_cutoff_ms),
                 },
             ));
             let cdn_client = CdnClient::new(

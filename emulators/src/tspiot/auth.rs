@@ -172,6 +172,8 @@ pub struct TokenManager {
     renewing: AtomicBool,
     /// The deliberate defect of a mutation run (`None`: the reference).
     mutant: Mutex<Option<TsPiotMutant>>,
+    /// X-API-KEY is a fallback only before this instant (world ms).
+    xapikey_until_ms: Option<i64>,
 }
 
 /// Who the instance is and how it may authenticate.
@@ -189,6 +191,10 @@ pub struct TokenSettings {
     pub tspiot_id: String,
     /// Renew the token when less than this many world seconds are left.
     pub renew_before_s: u64,
+    /// The published X-API-KEY cut-off (Unix ms, world clock): in `fn_then_x_api_key` mode the key is
+    /// a fallback only before it (`true-api.md` §9.1; cases.md AUTH-FN-BAD-MAC: no X-API-KEY after the
+    /// cut-off). `None`: no known cut-off.
+    pub xapikey_until_ms: Option<i64>,
 }
 
 /// How long obtaining a token may take in the foreground (real time).
@@ -214,6 +220,7 @@ impl TokenManager {
             kkt_serial: settings.kkt_serial,
             tspiot_id: settings.tspiot_id,
             renew_before_ms: i64::try_from(settings.renew_before_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            xapikey_until_ms: settings.xapikey_until_ms,
             held: Mutex::new(None),
             obtaining: tokio::sync::Mutex::new(()),
             renewing: AtomicBool::new(false),
@@ -276,7 +283,11 @@ impl TokenManager {
             }
             None => match tokio::time::timeout(OBTAIN_TIMEOUT, self.obtain()).await {
                 Ok(Ok(t)) => Some(Credential::Bearer(t.token)),
-                _ if self.mode == AuthMode::FnThenXApiKey => self.api_key.clone().map(Credential::XApiKey),
+                _ if self.mode == AuthMode::FnThenXApiKey
+                    && self.xapikey_until_ms.is_none_or(|until| self.clock.now_ms() < until) =>
+                {
+                    self.api_key.clone().map(Credential::XApiKey)
+                }
                 _ => None,
             },
         }
@@ -358,6 +369,36 @@ mod tests {
         assert!(matches!(nm.sign(challenge).await, Err(SignError::NotRegistered(_))));
     }
 
+    /// `fn_then_x_api_key` falls back to the key only before the published cut-off.
+    #[tokio::test]
+    async fn the_key_is_a_fallback_only_before_the_cut_off() {
+        let world = Arc::new(RwLock::new(default_world(0).unwrap()));
+        let signer = Arc::new(WorldFnSigner::new(world, STORE_FN_SERIAL, Arc::new(HmacSha256V1)));
+        let manager = |until: Option<i64>| {
+            let settings = TokenSettings {
+                mode: AuthMode::FnThenXApiKey,
+                api_key: Some("key".into()),
+                inn: "7700000000".into(),
+                kkt_serial: "1".into(),
+                tspiot_id: "t".into(),
+                renew_before_s: 600,
+                xapikey_until_ms: until,
+            };
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let discovery = "http://127.0.0.1:9".to_string(); // nothing listens: no token
+            Arc::new(TokenManager::new(
+                http,
+                discovery,
+                WorldClock::frozen_at(1_000),
+                signer.clone(),
+                settings,
+            ))
+        };
+        assert_eq!(manager(Some(1_001)).credential().await, Some(Credential::XApiKey("key".into())));
+        assert_eq!(manager(None).credential().await, Some(Credential::XApiKey("key".into())));
+        assert_eq!(manager(Some(1_000)).credential().await, None, "at the cut-off: no key");
+    }
+
     /// `xapikey-after-cutoff`: with a ФН-only mode and no reachable True API, the reference has no
     /// credential; the mutant presents the store's key without trying to obtain a token.
     #[tokio::test]
@@ -372,6 +413,7 @@ mod tests {
                 kkt_serial: "1".into(),
                 tspiot_id: "t".into(),
                 renew_before_s: 600,
+                xapikey_until_ms: None,
             };
             let http = reqwest::Client::builder().no_proxy().build().unwrap();
             let discovery = "http://127.0.0.1:9".to_string(); // nothing listens: no token

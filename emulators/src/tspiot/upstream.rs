@@ -69,6 +69,9 @@ struct State {
     next_refresh_ms: Option<i64>,
     /// A check found every host blocked (§13.3: "trigger refresh() in the background").
     refresh_requested: bool,
+    /// World instant of the last refresh a check asked for; another is asked for only a block period
+    /// (`block_s`) later, so a dead CDN costs one extra `cdn/info`, not one per check.
+    last_extra_refresh_ms: Option<i64>,
     /// Refreshes running now.
     refreshing: usize,
     /// Draws the refresh instants (seeded from [`UpstreamOptions::seed`]).
@@ -216,6 +219,7 @@ impl CdnClient {
             listed: false,
             next_refresh_ms: None,
             refresh_requested: false,
+            last_extra_refresh_ms: None,
             refreshing: 0,
             rng,
         };
@@ -301,6 +305,9 @@ impl CdnClient {
         st.hosts = fresh;
         st.listed = true;
         st.next_refresh_ms = Some(next);
+        if st.refresh_requested {
+            st.last_extra_refresh_ms = Some(now);
+        }
         st.refresh_requested = false;
         Ok(RefreshReport { listed: listed.len(), healthy, next_refresh_ms: next })
     }
@@ -527,9 +534,18 @@ impl CdnClient {
             return st.hosts.iter().map(|h| h.url.clone()).collect();
         }
         if eligible.is_empty() && st.listed {
-            st.refresh_requested = true;
+            self.request_extra_refresh(&mut st, now);
         }
         eligible
+    }
+
+    /// Ask for a refresh because every host is blocked — unless one was asked for less than a block
+    /// period ago (the hosts it found are blocked or gone for that long anyway).
+    fn request_extra_refresh(&self, st: &mut State, now: i64) {
+        let period = i64::try_from(self.inner.opts.block_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if st.last_extra_refresh_ms.is_none_or(|t| now.saturating_sub(t) >= period) {
+            st.refresh_requested = true;
+        }
     }
 
     fn is_blocked(&self, url: &str) -> bool {
@@ -549,7 +565,7 @@ impl CdnClient {
         let now = self.inner.clock.now_ms();
         let mut st = lock(&self.inner.state);
         if st.listed && st.hosts.iter().all(|h| h.blocked_until_ms.is_some_and(|t| t > now)) {
-            st.refresh_requested = true;
+            self.request_extra_refresh(&mut st, now);
         }
         CheckOutcome::OnlineUnavailable { tried }
     }
