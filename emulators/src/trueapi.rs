@@ -38,6 +38,12 @@ pub struct TrueApiOptions {
     pub smp_groups: Vec<u16>,
     /// Code-grammar decisions (printView of packs, …).
     pub codes: CodeOptions,
+    /// `trueapi.extra_code_fields`: fields added to every per-code object that does not already carry
+    /// them — attributes a client does not know yet (§2: the attribute set may grow and clients MUST
+    /// tolerate unknown fields). Default: none. A field of the answer is never overwritten.
+    pub extra_code_fields: serde_json::Map<String, serde_json::Value>,
+    /// `trueapi.extra_fields`: the same for the top level of every `codes/check` answer.
+    pub extra_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for TrueApiOptions {
@@ -49,7 +55,20 @@ impl Default for TrueApiOptions {
             mrp_groups: vec![3, 12, 16],
             smp_groups: vec![3],
             codes: CodeOptions::default(),
+            extra_code_fields: serde_json::Map::new(),
+            extra_fields: serde_json::Map::new(),
         }
+    }
+}
+
+impl TrueApiOptions {
+    /// True when answers are the structs as they serialise (no `null`s, no `ogvs: []`, no extra
+    /// fields): the fast path of [`CheckResponse::to_json_bytes`].
+    fn is_plain(&self) -> bool {
+        self.nulls == Nulls::Omit
+            && !self.ogvs_always
+            && self.extra_code_fields.is_empty()
+            && self.extra_fields.is_empty()
     }
 }
 
@@ -169,6 +188,9 @@ impl CodeCheck {
             if opts.ogvs_always && !self.is_blocked {
                 map.insert("ogvs".into(), serde_json::json!([]));
             }
+            for (k, extra) in &opts.extra_code_fields {
+                map.entry(k.as_str()).or_insert_with(|| extra.clone());
+            }
         }
         v
     }
@@ -269,6 +291,12 @@ pub fn check_code(
         a.package_quantity = p.pack_count;
         a.producer_inn = p.producer_inn.clone();
     }
+    if let Some(code) = record.error_code.filter(|&c| c != 0 && a.error_code == 0) {
+        a.error_code = code;
+        a.message = Some(
+            record.error_message.clone().unwrap_or_else(|| "Ошибка при проверке кода маркировки".into()),
+        );
+    }
     a
 }
 
@@ -323,7 +351,7 @@ impl CheckResponse {
     /// data omitted, no `ogvs: []`) the structs serialise directly, without an intermediate
     /// `serde_json::Value`: this is the hot path of every load test.
     pub fn to_json_bytes(&self, opts: &TrueApiOptions) -> Vec<u8> {
-        if opts.nulls == Nulls::Omit && !opts.ogvs_always {
+        if opts.is_plain() {
             // Sized for a typical answer (≈ 150 bytes + ≈ 450 per code) so the buffer is not regrown.
             let mut out = Vec::with_capacity(160 + 480 * self.codes.len());
             return match serde_json::to_writer(&mut out, self) {
@@ -332,13 +360,18 @@ impl CheckResponse {
             };
         }
         let codes: Vec<serde_json::Value> = self.codes.iter().map(|c| c.to_json(opts)).collect();
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "code": self.code,
             "description": self.description,
             "codes": codes,
             "reqId": self.req_id,
             "reqTimestamp": self.req_timestamp,
         });
+        if let serde_json::Value::Object(map) = &mut v {
+            for (k, extra) in &opts.extra_fields {
+                map.entry(k.as_str()).or_insert_with(|| extra.clone());
+            }
+        }
         serde_json::to_vec(&v).unwrap_or_default()
     }
 }
@@ -364,6 +397,104 @@ pub fn check_codes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_767_225_600_000;
+
+    /// A dairy code in circulation (AI 93 tail: changing its last character keeps it well-formed).
+    fn in_circulation(world: &World) -> String {
+        world
+            .codes()
+            .iter()
+            .find(|r| {
+                r.case.as_deref() == Some("in-circulation")
+                    && crate::world::identity(&r.code)
+                        .and_then(|ki| world.group_of(&ki[2..16]))
+                        .is_some_and(|g| g == 8)
+            })
+            .unwrap()
+            .code
+            .clone()
+    }
+
+    #[test]
+    fn extra_fields_are_off_by_default_added_when_asked_and_never_overwrite() {
+        let world = crate::world::default::default_world(NOW).unwrap();
+        let code = in_circulation(&world);
+        let who = Requester { inn: Some("7701000019") };
+        let id = uuid::Uuid::nil();
+        let plain = TrueApiOptions::default();
+        assert!(plain.is_plain());
+        let answer = check_codes(&world, std::slice::from_ref(&code), who, NOW, id, &plain);
+        let v: serde_json::Value = serde_json::from_slice(&answer.to_json_bytes(&plain)).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 5, "{v}");
+        assert!(v["codes"][0].get("futureAttribute").is_none());
+
+        let patch = json!({
+            "nulls": "null",
+            "extra_code_fields": {"futureAttribute": {"kind": "x", "list": [1, "a", {"deep": true}]},
+                                  "tnVed": "0401201100", "valid": false},
+            "extra_fields": {"serverVersion": "4.12.0", "warnings": []},
+        });
+        let mut base = serde_json::to_value(TrueApiOptions::default()).unwrap();
+        crate::kkt::options::merge_patch(&mut base, &patch);
+        let rich: TrueApiOptions = serde_json::from_value(base).unwrap();
+        assert!(!rich.is_plain());
+        let answer = check_codes(&world, std::slice::from_ref(&code), who, NOW, id, &rich);
+        let v: serde_json::Value = serde_json::from_slice(&answer.to_json_bytes(&rich)).unwrap();
+        let c = &v["codes"][0];
+        assert_eq!(c["futureAttribute"]["list"][2]["deep"], true, "{c}");
+        assert_eq!(c["tnVed"], "0401201100");
+        assert_eq!(c["valid"], true, "an extra field never overwrites a real one");
+        assert!(c.get("parent").is_some_and(serde_json::Value::is_null), "nulls still apply: {c}");
+        assert_eq!(
+            (v["serverVersion"].as_str(), v["warnings"].as_array().map(Vec::len)),
+            (Some("4.12.0"), Some(0))
+        );
+        assert_eq!(v["reqId"], id.to_string());
+
+        // The same answer otherwise: the flags do not change.
+        let strip = |mut v: serde_json::Value| {
+            v.as_object_mut().unwrap().retain(|_, x| !x.is_null());
+            v
+        };
+        let base_code = strip(check_code(&world, &code, who, NOW, &plain).to_json(&plain));
+        let mut rich_code = strip(c.clone());
+        for k in ["futureAttribute", "tnVed"] {
+            rich_code.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(rich_code, base_code);
+    }
+
+    #[test]
+    fn a_record_error_code_is_reported_with_positive_flags_and_never_hides_a_real_error() {
+        let mut world = crate::world::default::default_world(NOW).unwrap();
+        let opts = TrueApiOptions::default();
+        let who = Requester { inn: Some("7701000019") };
+        let code = in_circulation(&world);
+        let ki = crate::world::identity(&code).unwrap();
+        let mut r = world.code_by_identity(&ki).unwrap().clone();
+        r.error_code = Some(7);
+        r.error_message = Some("Ключ проверки недействителен".into());
+        world.update_code(r.clone()).unwrap();
+        let a = check_code(&world, &code, who, NOW, &opts);
+        assert!(a.valid && a.found && a.verified && a.utilised && a.realizable && !a.sold && !a.is_blocked);
+        assert_eq!((a.error_code, a.message.as_deref()), (7, Some("Ключ проверки недействителен")));
+        r.error_message = None;
+        world.update_code(r.clone()).unwrap();
+        let a = check_code(&world, &code, who, NOW, &opts);
+        assert_eq!(a.error_code, 7);
+        assert!(a.message.is_some_and(|m| !m.is_empty()), "errorCode ≠ 0 always comes with a message");
+        // A real error (a wrong tail: 6) wins; 0 means none.
+        let mut wrong_tail = code.clone();
+        wrong_tail.pop();
+        wrong_tail.push(if code.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(check_code(&world, &wrong_tail, who, NOW, &opts).error_code, 6);
+        r.error_code = Some(0);
+        world.update_code(r).unwrap();
+        let a = check_code(&world, &code, who, NOW, &opts);
+        assert_eq!((a.error_code, a.message), (0, None));
+    }
 
     #[test]
     fn remembered_parses_answer_like_fresh_ones_and_the_memory_is_bounded() {

@@ -84,6 +84,12 @@ pub struct CodeEntry {
     /// Parent aggregate code.
     #[serde(default)]
     pub parent: Option<String>,
+    /// An `errorCode` reported although every flag is positive (`true-api.md` §10.1 row 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u8>,
+    /// Its `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
     /// Label of the case this code is for.
     #[serde(default)]
     pub case: Option<String>,
@@ -135,6 +141,8 @@ pub fn build(file: WorldFile, now_ms: i64) -> Result<World, WorldError> {
             inner_unit_count: c.inner_unit_count,
             sold_unit_count: c.sold_unit_count,
             parent: c.parent,
+            error_code: c.error_code,
+            error_message: c.error_message,
             case: c.case,
         };
         world.add_code(record)?;
@@ -216,6 +224,21 @@ api_keys = [{ token = "0f5c2a8e-4b1d-4c7a-9e3f-6d2b8a1c7e45" }]
         assert_eq!(w.code_by_identity("0104612345000438215K%x(1").unwrap().state, CodeState::Sold);
         assert!(w.participant_by_api_key("0f5c2a8e-4b1d-4c7a-9e3f-6d2b8a1c7e45", NOW).is_some());
         assert_eq!(w.group_of("04612345000438"), Some(8));
+    }
+
+    #[test]
+    fn an_unexplained_error_code_is_loaded_and_off_by_default() {
+        let text = "[[product]]\ngtin = \"04612345000438\"\ngroup = 8\nname = \"x\"\nprice_kopecks = 1\n\
+                    [[code]]\ncode = \"0104612345000438215aZ;q0\\u001d93Jm4t\"\nerror_code = 7\n\
+                    error_message = \"Ключ недействителен\"\n\
+                    [[code]]\ncode = \"0104612345000438215bY:r1\\u001d93Kn5u\"\n";
+        let w = load(text, NOW).unwrap();
+        let odd = w.code_by_identity("0104612345000438215aZ;q0").unwrap();
+        assert_eq!((odd.error_code, odd.error_message.as_deref()), (Some(7), Some("Ключ недействителен")));
+        let plain = w.code_by_identity("0104612345000438215bY:r1").unwrap();
+        assert_eq!((plain.error_code, plain.error_message.as_deref()), (None, None));
+        assert!(load("[[code]]\ncode = \"0104612345000438215aZ;q0\\u001d93Jm4t\"\nerror_code = 300\n", NOW)
+            .is_err());
     }
 
     #[test]

@@ -116,6 +116,14 @@ pub struct CodeRecord {
     /// Aggregate (parent) code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// A per-code `errorCode` the True API reports for this code although nothing else is wrong with it
+    /// (`true-api.md` §10.1 row 12, "any other per-code error"), e.g. 7 with every flag positive. Only
+    /// used when the answer has no error of its own. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u8>,
+    /// The `message` that goes with [`CodeRecord::error_code`] (default: a generic text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
     /// Free-text label saying which case this code is for (fixtures, control API listings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
@@ -138,6 +146,8 @@ impl CodeRecord {
             inner_unit_count: None,
             sold_unit_count: None,
             parent: None,
+            error_code: None,
+            error_message: None,
             case: None,
         }
     }
