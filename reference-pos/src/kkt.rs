@@ -3,7 +3,11 @@
 //! (open when closed, close and reopen when older than 24 h), the marking check of one code
 //! (`beginMarkingCodeValidation` → poll `getMarkingCodeValidationStatus` until `ready` →
 //! `acceptMarkingCode`, or `declineMarkingCode` when the sale is banned after all), `sell` /
-//! `sellReturn`, and clearing the table of checked codes when a receipt is dropped.
+//! `sellReturn`, and clearing the table of checked codes when a receipt is dropped. The ФН's
+//! refusals of a check (no marking flag, notification store full, code table full, keys) become a
+//! cashier's message saying what to do ([`refusal_message`]), and the fill level of the notification
+//! store is read after every accepted check (`checkImcWorkState`) so that more than 90 % is reported
+//! ([`NoticeFill`], kkt.md §6.3, §11.4).
 //!
 //! Owns the ATOL wire of the POS side and the order of the calls; what goes into a receipt is
 //! `receipt.rs`'s business.
@@ -22,8 +26,20 @@ use crate::protocol::KktEndpoint;
 const VALIDATION_IN_PROGRESS: i64 = 401;
 /// ATOL driver error: invalid state (a finished check neither accepted nor declined).
 const INVALID_STATE: i64 = 410;
+/// ATOL driver error: marking work denied (ФН registered without the marking flag, 0x32).
+const MARKING_DENIED: i64 = 406;
+/// ATOL driver error: marking work temporarily blocked (ФН 0x34: send or unload notifications).
+const TEMPORARILY_BLOCKED: i64 = 407;
+/// ATOL driver error: the table of checked codes is full (ФН 0x35).
+const TABLE_FULL: i64 = 408;
+/// ATOL driver error: unsent notifications (ФН 0x34 caused by the notification store).
+const UNSENT_NOTIFICATIONS: i64 = 417;
 /// ATOL driver error: keys update required.
 const KEYS_UPDATE_REQUIRED: i64 = 418;
+/// ATOL driver error: keys service error.
+const KEYS_SERVICE_ERROR: i64 = 419;
+/// ATOL driver error: keys update timeout.
+const KEYS_UPDATE_TIMEOUT: i64 = 425;
 /// libfptr: shift exceeded 24 hours.
 pub const SHIFT_EXPIRED: i64 = 68;
 /// libfptr: shift closed.
@@ -109,6 +125,79 @@ pub enum KktCheck {
         /// Why.
         message: String,
     },
+}
+
+/// Fill level of the ФН's notification store, `checkImcWorkState` → `fm.noticeFreeMemory` (kkt.md
+/// §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NoticeFill {
+    /// `less50`.
+    Less50,
+    /// `50to80`.
+    From50To80,
+    /// `80to90`.
+    From80To90,
+    /// `more90`: the cashier is warned.
+    More90,
+    /// `outOfMemory`: marked sales are blocked until notifications are sent or unloaded.
+    Full,
+}
+
+impl NoticeFill {
+    /// The ATOL name, or `None` for an unknown one.
+    pub fn from_atol(name: &str) -> Option<NoticeFill> {
+        Some(match name {
+            "less50" => NoticeFill::Less50,
+            "50to80" => NoticeFill::From50To80,
+            "80to90" => NoticeFill::From80To90,
+            "more90" => NoticeFill::More90,
+            "outOfMemory" => NoticeFill::Full,
+            _ => return None,
+        })
+    }
+
+    /// Read from a `checkImcWorkState` result.
+    pub fn of_work_state(result: &Value) -> Option<NoticeFill> {
+        result.pointer("/fm/noticeFreeMemory").and_then(Value::as_str).and_then(NoticeFill::from_atol)
+    }
+
+    /// The cashier's alert: from more than 90 % on (kkt.md §11.4 "SHOULD alert").
+    pub fn alert(self) -> Option<&'static str> {
+        match self {
+            NoticeFill::More90 => Some(
+                "память уведомлений ФН заполнена более чем на 90 %: проверьте связь с ОФД и передайте \
+                 уведомления, иначе продажа маркированных товаров будет заблокирована",
+            ),
+            NoticeFill::Full => Some(
+                "память уведомлений ФН заполнена: продажа маркированных товаров заблокирована до передачи \
+                 или выгрузки уведомлений",
+            ),
+            NoticeFill::Less50 | NoticeFill::From50To80 | NoticeFill::From80To90 => None,
+        }
+    }
+}
+
+/// The cashier's message for a check the KKT refused to begin (`e`): what the refusal means and what
+/// to do about it (kkt.md §6.4, §8.5, §10.5).
+pub fn refusal_message(e: &KktError) -> String {
+    let advice = match e.driver_code() {
+        Some(MARKING_DENIED) => {
+            "ФН не зарегистрирован для работы с маркированными товарами: продажа маркированных товаров \
+             невозможна, нужна перерегистрация ККТ"
+        }
+        Some(TEMPORARILY_BLOCKED | UNSENT_NOTIFICATIONS) => {
+            "работа с маркировкой заблокирована: память уведомлений ФН заполнена, передайте уведомления в \
+             ОФД или выгрузите их"
+        }
+        Some(TABLE_FULL) => {
+            "таблица проверенных кодов ФН заполнена: закройте этот чек и пробейте товар следующим чеком"
+        }
+        Some(KEYS_UPDATE_REQUIRED | KEYS_SERVICE_ERROR | KEYS_UPDATE_TIMEOUT) => {
+            "ключи проверки кодов в ФН не обновлены: обратитесь в сервисную службу"
+        }
+        _ => return format!("ККТ отказала в проверке кода: {e}"),
+    };
+    format!("ККТ отказала в проверке кода ({e}): {advice}")
 }
 
 /// The marking check parameters of one code (kkt.md §10.2).
@@ -322,9 +411,7 @@ impl Kkt {
     /// failure (a check that did not become ready is cancelled).
     pub async fn start(&self, r: &ValidationRequest, deadline: Instant) -> Result<Value, KktCheck> {
         if let Err(e) = self.begin(r, deadline).await {
-            return Err(KktCheck::Failed {
-                message: format!("ККТ отказала в проверке кода: {e}")
-            });
+            return Err(KktCheck::Failed { message: refusal_message(&e) });
         }
         match self.poll_until_ready(deadline).await {
             Ok(s) => Ok(s),
@@ -370,9 +457,33 @@ impl Kkt {
                 let note = driver_error
                     .map(|d| format!("KKT check finished with driverError {d}"))
                     .or_else(|| item_status.map(|s| format!("ОИСМ: {s}")));
+                let alert = self.notice_alert(Instant::now() + FOLLOW_UP).await;
+                let note = match (note, alert) {
+                    (Some(n), Some(a)) => Some(format!("{n}; ВНИМАНИЕ: {a}")),
+                    (None, Some(a)) => Some(format!("ВНИМАНИЕ: {a}")),
+                    (n, None) => n,
+                };
                 KktCheck::Accepted { check_result, note }
             }
             Err(e) => KktCheck::Failed { message: format!("ККТ не приняла код: {e}") },
+        }
+    }
+
+    /// The fill level of the ФН's notification store (`checkImcWorkState`).
+    pub async fn notice_fill(&self, deadline: Instant) -> Result<Option<NoticeFill>, KktError> {
+        let state = self.task(json!({"type": "checkImcWorkState"}), deadline).await?;
+        Ok(NoticeFill::of_work_state(&state))
+    }
+
+    /// The cashier's alert about the notification store, if it is more than 90 % full (a KKT that
+    /// cannot tell gives none).
+    pub async fn notice_alert(&self, deadline: Instant) -> Option<&'static str> {
+        match self.notice_fill(deadline).await {
+            Ok(fill) => fill.and_then(NoticeFill::alert),
+            Err(e) => {
+                self.say(&format!("checkImcWorkState failed: {e}"));
+                None
+            }
         }
     }
 
@@ -408,6 +519,8 @@ impl Kkt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use markcert_codes::Layout;
 
     #[test]
     fn results_read_nested_and_flat_errors() {
@@ -430,6 +543,141 @@ mod tests {
         assert!(blocked.is_final());
         assert!(blocked.into_result().unwrap_err().to_string().contains("blocked"));
         assert_eq!(TaskResult::from_json(&json!(7)).status, "");
+    }
+
+    /// The KKT of an in-process emulator stack (default world, real clock), with `change` applied to
+    /// its options, and `n` in-circulation dairy codes of the world.
+    async fn emulated(
+        change: impl FnOnce(&mut markcert_emulators::kkt::options::KktOptions),
+        n: usize,
+    ) -> (markcert_emulators::stack::Stack, Kkt, Vec<ValidationRequest>) {
+        use markcert_emulators::clock::WorldClock;
+        use markcert_emulators::stack::{Stack, StackOptions};
+        use markcert_emulators::trace::Trace;
+        let clock = WorldClock::real();
+        let world = markcert_emulators::world::default::default_world(clock.now_ms()).unwrap();
+        let stack =
+            Stack::start(world, clock, Trace::in_memory(10_000), StackOptions::default()).await.unwrap();
+        let device = stack.kkt.as_ref().unwrap();
+        let mut o = device.options();
+        change(&mut o);
+        device.set_options(o).unwrap();
+        let endpoint: KktEndpoint =
+            serde_json::from_value(serde_json::to_value(&stack.endpoints.kkt).unwrap()).unwrap();
+        let kkt = Kkt::new(crate::check::http_client(), &endpoint, &Options::default());
+        let requests = {
+            let w = stack.world.read().unwrap();
+            w.codes()
+                .into_iter()
+                .filter(|c| c.case.as_deref() == Some("in-circulation"))
+                .filter(|c| {
+                    markcert_codes::parse(c.code.as_bytes()).is_ok_and(|p| p.layout() == Layout::Milk)
+                })
+                .take(n)
+                .map(|c| ValidationRequest {
+                    imc: base64::engine::general_purpose::STANDARD.encode(c.code.as_bytes()),
+                    status: "itemPieceSold",
+                    measured: None,
+                    fraction: None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(requests.len(), n, "dairy codes in the default world");
+        kkt.ensure_shift().await.unwrap();
+        (stack, kkt, requests)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(4)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_over_90_percent_is_reported_after_the_accept() {
+        let (stack, kkt, r) = emulated(|o| o.fn_m.notice_level = Some(3), 1).await;
+        assert_eq!(kkt.notice_fill(soon()).await.unwrap(), Some(NoticeFill::More90));
+        match kkt.validate(&r[0], soon(), true).await {
+            KktCheck::Accepted { note: Some(note), .. } => {
+                assert!(
+                    note.contains("ВНИМАНИЕ: память уведомлений ФН заполнена более чем на 90 %"),
+                    "{note}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        stack.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ordinary_store_gives_no_alert() {
+        let (stack, kkt, r) = emulated(|_| {}, 1).await;
+        assert_eq!(kkt.notice_fill(soon()).await.unwrap(), Some(NoticeFill::Less50));
+        match kkt.validate(&r[0], soon(), true).await {
+            KktCheck::Accepted { note, .. } => assert!(!note.unwrap_or_default().contains("ВНИМАНИЕ")),
+            other => panic!("{other:?}"),
+        }
+        stack.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_checks_say_why() {
+        let refused = |check: KktCheck| match check {
+            KktCheck::Failed { message } => message,
+            other => panic!("{other:?}"),
+        };
+        let (stack, kkt, r) = emulated(|o| o.fn_m.notice_level = Some(4), 1).await;
+        let message = refused(kkt.validate(&r[0], soon(), true).await);
+        assert!(message.contains("память уведомлений ФН заполнена"), "{message}");
+        stack.shutdown().await;
+
+        let (stack, kkt, r) = emulated(|o| o.fn_m.marking_flag = false, 1).await;
+        let message = refused(kkt.validate(&r[0], soon(), true).await);
+        assert!(message.contains("error 406") && message.contains("не зарегистрирован"), "{message}");
+        stack.shutdown().await;
+
+        let (stack, kkt, r) = emulated(|o| o.fn_m.km_table_capacity = 1, 2).await;
+        assert!(matches!(kkt.validate(&r[0], soon(), true).await, KktCheck::Accepted { .. }));
+        let message = refused(kkt.validate(&r[1], soon(), true).await);
+        assert!(message.contains("error 408") && message.contains("следующим чеком"), "{message}");
+        stack.shutdown().await;
+    }
+
+    #[test]
+    fn notice_fill_levels_and_alerts() {
+        let state = |name: &str| json!({"fm":{"status":"noImcForCheck","noticeFreeMemory":name},"ecr":{}});
+        let levels = [
+            ("less50", NoticeFill::Less50),
+            ("50to80", NoticeFill::From50To80),
+            ("80to90", NoticeFill::From80To90),
+            ("more90", NoticeFill::More90),
+            ("outOfMemory", NoticeFill::Full),
+        ];
+        for (name, level) in levels {
+            assert_eq!(NoticeFill::of_work_state(&state(name)), Some(level), "{name}");
+            assert_eq!(level.alert().is_some(), level >= NoticeFill::More90, "{name}");
+        }
+        assert_eq!(NoticeFill::of_work_state(&state("half")), None);
+        assert_eq!(NoticeFill::of_work_state(&json!({"fm":{}})), None);
+        assert_eq!(NoticeFill::of_work_state(&json!(null)), None);
+        assert!(NoticeFill::More90.alert().unwrap().contains("90 %"));
+        assert!(NoticeFill::Full.alert().unwrap().contains("заблокирована"));
+    }
+
+    #[test]
+    fn refusals_tell_the_cashier_what_to_do() {
+        let driver = |code| KktError::Driver { code, description: "x".into() };
+        assert!(refusal_message(&driver(406)).contains("не зарегистрирован для работы с маркированными"));
+        for code in [407, 417] {
+            let m = refusal_message(&driver(code));
+            assert!(m.contains("память уведомлений ФН заполнена"), "{code}: {m}");
+            assert!(m.contains(&format!("error {code}")), "{code}: {m}");
+        }
+        assert!(refusal_message(&driver(408)).contains("следующим чеком"));
+        for code in [418, 419, 425] {
+            assert!(refusal_message(&driver(code)).contains("ключи проверки"), "{code}");
+        }
+        assert_eq!(refusal_message(&driver(409)), "ККТ отказала в проверке кода: error 409: x");
+        let timeout = KktError::Timeout("beginMarkingCodeValidation".into());
+        assert!(refusal_message(&timeout).starts_with("ККТ отказала в проверке кода: the begin"));
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub struct Timeouts {
     pub tspiot: Duration,
     /// Back-off before the one retry of a ТС ПИоТ 500/504.
     pub tspiot_retry_backoff: Duration,
+    /// One `GET /api/v{N}/info` of the ТС ПИоТ's version discovery at `init`.
+    pub tspiot_info: Duration,
+    /// The whole version discovery at `init` (at most three `/info` calls).
+    pub tspiot_discovery: Duration,
     /// Direct mode: online budget per check (true-api.md §13.3).
     pub online_budget: Duration,
     /// Direct mode: `cdn/info`.
@@ -139,6 +143,8 @@ impl Default for Timeouts {
             scan_budget: Duration::from_millis(4_700),
             tspiot: Duration::from_millis(2_500),
             tspiot_retry_backoff: Duration::from_millis(100),
+            tspiot_info: Duration::from_millis(700),
+            tspiot_discovery: Duration::from_millis(1_500),
             online_budget: Duration::from_millis(1_500),
             discovery: Duration::from_millis(2_000),
             health: Duration::from_millis(2_000),

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use markcert_codes::Layout;
+use markcert_codes::{Layout, MarkingCode};
 
 use crate::check::answer::Timestamp;
 use crate::check::direct::DirectClient;
@@ -55,10 +55,10 @@ enum Checker {
 }
 
 impl Checker {
-    /// The check of one code, ended by `deadline`.
-    async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
+    /// The check of one code (product group `pg` when known), ended by `deadline`.
+    async fn check(&self, code: &Subject, pg: Option<u16>, deadline: Instant) -> Answer {
         match self {
-            Checker::TsPiot(t) => t.check(code, deadline).await,
+            Checker::TsPiot(t) => t.check(code, pg, deadline).await,
             Checker::Direct { cdn, lm } => match (cdn.check(code, deadline).await, lm) {
                 (Answer::Unavailable { why }, Some(lm)) => match lm.out_check(code, deadline).await {
                     Answer::Unavailable { why: lm_why } => Answer::unavailable(format!("{why}; {lm_why}")),
@@ -241,7 +241,12 @@ impl Pos {
                     .as_ref()
                     .ok_or_else(|| StepError::Init("mode tspiot, but endpoints has no tspiot".into()))?;
                 check_url("endpoints.tspiot.url", &t.url).map_err(StepError::Init)?;
-                Checker::TsPiot(TsPiotClient::new(self.http.clone(), t, opts))
+                let client = TsPiotClient::new(self.http.clone(), t, opts);
+                let version = client.discover(Instant::now() + opts.timeouts.tspiot_discovery).await;
+                if opts.log {
+                    log(&format!("init: ТС ПИоТ POS API v{version}"));
+                }
+                Checker::TsPiot(client)
             }
             Mode::Direct => {
                 check_url("endpoints.true_api.discovery", &eps.true_api.discovery)
@@ -346,7 +351,8 @@ impl Pos {
         } else {
             Subject::of(&code)
         };
-        let answer = self.session()?.checker.check(&subject, deadline).await;
+        let pg = product_group(&code, self.groups.get(code.gtin()).map(Vec::as_slice));
+        let answer = self.session()?.checker.check(&subject, pg, deadline).await;
         self.say(&format!("check of {}: {}", printable(&subject.code), describe(&answer)));
         let answer = match answer {
             // Mutant `emergency-as-unavailable`: only HTTP 200 counts as an answer; 203 is an error.
@@ -495,6 +501,21 @@ impl Pos {
     }
 }
 
+/// The product group of a code for the ТС ПИоТ's v3 `pg` (tspiot.md §3.3), when it is certain: the one
+/// group learned from an earlier online answer about its GTIN, else the one group whose codes have its
+/// layout (dairy, shoes, cameras); `None` when several groups share the layout (tobacco, S13-93, …).
+pub fn product_group(code: &MarkingCode, learned: Option<&[u16]>) -> Option<u16> {
+    if let Some(&[g]) = learned {
+        return Some(g);
+    }
+    let layout = code.layout();
+    let mut groups = markcert_codes::groups::all().iter().filter(|g| g.layouts.contains(&layout));
+    match (groups.next(), groups.next()) {
+        (Some(g), None) => Some(g.id),
+        _ => None,
+    }
+}
+
 /// The reply for a KKT check that did not end in acceptance.
 fn kkt_refusal(check: KktCheck) -> ReplyBody {
     match check {
@@ -566,6 +587,18 @@ mod tests {
 
     fn with(m: Mutant) -> Options {
         Options::default().with_mutant(m)
+    }
+
+    #[test]
+    fn product_group_only_when_certain() {
+        let parse = |c: &str| markcert_codes::parse(c.as_bytes()).unwrap();
+        let milk = parse("0104612345000438215aZ;q0\u{1d}93Jm4t");
+        assert_eq!(product_group(&milk, None), Some(8), "the dairy layout is group 8's alone");
+        assert_eq!(product_group(&milk, Some(&[13])), Some(13), "a learned group wins");
+        let pack = parse("04612345000124Kx7;pQaAC/UZt9+");
+        assert_eq!(product_group(&pack, None), None, "tobacco packs: groups 3, 12, 16");
+        assert_eq!(product_group(&pack, Some(&[3, 12])), None);
+        assert_eq!(product_group(&pack, Some(&[3])), Some(3));
     }
 
     #[test]

@@ -140,6 +140,14 @@ mod tests {
     }
 
     #[test]
+    fn typed_human_readable_codes_are_refused_not_converted() {
+        let opts = Options::default();
+        for typed in ["(01)04612345000438(21)5aZ;q0(93)Jm4t\r", "(01)04612345000438(21)5(93)q(93)Kn5u\r"] {
+            assert!(repair(typed.as_bytes(), &opts).is_err(), "{typed}");
+        }
+    }
+
+    #[test]
     fn base64_with_or_without_padding() {
         assert_eq!(decode_scan("Zm9vYh0=").unwrap(), b"foob\x1d");
         assert_eq!(decode_scan("Zm9vYh0").unwrap(), b"foob\x1d");

@@ -1,9 +1,13 @@
-//! The check through the ТС ПИоТ (tspiot.md §3–§6): `POST /api/v2/codes/check` with the code as
-//! base64 of its raw bytes and `client_info`, then the answer by status — 200 → the item about our
-//! code, online or offline (`isCheckedOffline`, `inst`/`version` at item or code level); 203 →
-//! emergency; 404 → the v1 API once; 500/504 → one retry after a back-off; 514 and anything else → no
-//! usable answer. Plain HTTP only.
+//! The check through the ТС ПИоТ (tspiot.md §3–§6). At `init` the API version is discovered from
+//! newest to oldest (`GET /api/v3/info`, `/api/v2/info`, `/api/v1/info`, §3.1); each check is then
+//! `POST /api/v{N}/codes/check` with the code as base64 of its raw bytes — in v3 an object `{"cis",
+//! "pg"}` with the product group when known (§3.3) — and `client_info`. The answer by status: 200 →
+//! the item about our code, online or offline (`isCheckedOffline`, `inst`/`version` at item or code
+//! level); 203 → emergency; 404 → the next older API version, remembered for the session; 500/504 →
+//! one retry after a back-off; 514 and anything else → no usable answer. Plain HTTP only.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -17,6 +21,9 @@ use crate::protocol::TsPiotEndpoint;
 /// Least time worth starting a call with.
 const MIN_CALL: Duration = Duration::from_millis(50);
 
+/// The newest POS API version this client speaks (tspiot.md §3.3).
+pub const NEWEST_API: u8 = 3;
+
 /// A client of one ТС ПИоТ instance.
 #[derive(Clone, Debug)]
 pub struct TsPiotClient {
@@ -24,12 +31,28 @@ pub struct TsPiotClient {
     url: String,
     client_info: Value,
     timeout: Duration,
+    info_timeout: Duration,
     retry: bool,
     backoff: Duration,
+    /// The API version in use (3, 2 or 1): discovered at `init`, lowered by a 404.
+    version: Arc<AtomicU8>,
+}
+
+/// The `codes/check` body of one code in API `version`: v1/v2 `{"codes":["<base64>"]}`, v3
+/// `{"codes":[{"cis":"<base64>","pg":N}]}` (`pg` only when known); both with `client_info`.
+pub fn check_body(version: u8, code: &str, pg: Option<u16>, client_info: &Value) -> Value {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(code.as_bytes());
+    let entry = match (version, pg) {
+        (3, Some(pg)) => json!({ "cis": b64, "pg": pg }),
+        (3, None) => json!({ "cis": b64 }),
+        _ => Value::String(b64),
+    };
+    json!({ "codes": [entry], "client_info": client_info })
 }
 
 impl TsPiotClient {
-    /// A client for `endpoint`, identifying this POS program as `client_info` (tspiot.md §3.2).
+    /// A client for `endpoint`, identifying this POS program as `client_info` (tspiot.md §3.2). It
+    /// speaks the newest API until [`TsPiotClient::discover`] or a 404 says otherwise.
     pub fn new(http: reqwest::Client, endpoint: &TsPiotEndpoint, opts: &Options) -> TsPiotClient {
         TsPiotClient {
             http,
@@ -41,25 +64,52 @@ impl TsPiotClient {
                 "token": endpoint.client_token.clone().unwrap_or_default(),
             }),
             timeout: opts.timeouts.tspiot,
+            info_timeout: opts.timeouts.tspiot_info,
             retry: opts.tspiot_retry,
             backoff: opts.timeouts.tspiot_retry_backoff,
+            version: Arc::new(AtomicU8::new(NEWEST_API)),
         }
     }
 
-    /// Check `code`, giving up at `deadline`.
-    pub async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
-        let body = json!({
-            "codes": [base64::engine::general_purpose::STANDARD.encode(code.code.as_bytes())],
-            "client_info": self.client_info,
-        });
-        let mut version = "v2";
+    /// The API version checks use now (3, 2 or 1).
+    pub fn api_version(&self) -> u8 {
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// §3.1: `GET /api/v3/info`, then v2, then v1; the first answered 200 sets the version. A 404
+    /// goes on to the next older version; anything else (unreachable, slow, 5xx) ends the probe and
+    /// leaves the version as it is — the `codes/check` 404 fallback still works then. Returns the
+    /// version in use afterwards.
+    pub async fn discover(&self, deadline: Instant) -> u8 {
+        for v in (1..=NEWEST_API).rev() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining < MIN_CALL {
+                break;
+            }
+            let url = format!("{}/api/v{v}/info", self.url);
+            match self.http.get(&url).timeout(self.info_timeout.min(remaining)).send().await {
+                Ok(r) if r.status().as_u16() == 200 => {
+                    self.version.store(v, Ordering::Relaxed);
+                    break;
+                }
+                Ok(r) if r.status().as_u16() == 404 => continue,
+                _ => break,
+            }
+        }
+        self.api_version()
+    }
+
+    /// Check `code` (product group `pg` when known: sent in v3), giving up at `deadline`.
+    pub async fn check(&self, code: &Subject, pg: Option<u16>, deadline: Instant) -> Answer {
         let mut retried = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining < MIN_CALL {
                 return Answer::unavailable("ТС ПИоТ: no time left for the check");
             }
-            let url = format!("{}/api/{version}/codes/check", self.url);
+            let version = self.api_version();
+            let body = check_body(version, &code.code, pg, &self.client_info);
+            let url = format!("{}/api/v{version}/codes/check", self.url);
             let sent = self.http.post(&url).json(&body).timeout(self.timeout.min(remaining)).send().await;
             let response = match sent {
                 Ok(r) => r,
@@ -78,7 +128,15 @@ impl TsPiotClient {
                     }
                 }
                 203 => return Answer::Emergency { source: "ТС ПИоТ" },
-                404 if version == "v2" => version = "v1",
+                404 if version > 1 => {
+                    // An older ТС ПИоТ: the next older API, for this and every later check.
+                    let _ = self.version.compare_exchange(
+                        version,
+                        version - 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
                 500 | 504 if self.retry && !retried => {
                     retried = true;
                     let pause = self.backoff.min(deadline.saturating_duration_since(Instant::now()));
@@ -192,6 +250,182 @@ mod tests {
             {"code":0,"codes":[{"cis":MILK}],"reqId":"r2","reqTimestamp":2,"isCheckedOffline":false}]});
         let Answer::Online { req_id, .. } = read_answer(&body, MILK, KI) else { panic!() };
         assert_eq!(req_id, "r2");
+    }
+
+    #[test]
+    fn request_bodies_per_version() {
+        let ci = json!({"name":"n","version":"1","id":"i","token":"t"});
+        let b64 = "MDEwNDYxMjM0NTAwMDQzODIxNWFaO3EwHTkzSm00dA==";
+        assert_eq!(check_body(2, MILK, Some(8), &ci), json!({"codes":[b64],"client_info":ci}));
+        assert_eq!(check_body(1, MILK, None, &ci), json!({"codes":[b64],"client_info":ci}));
+        assert_eq!(check_body(3, MILK, Some(8), &ci), json!({"codes":[{"cis":b64,"pg":8}],"client_info":ci}));
+        assert_eq!(check_body(3, MILK, None, &ci), json!({"codes":[{"cis":b64}],"client_info":ci}));
+    }
+
+    /// A fake ТС ПИоТ on loopback: `answer(method, path, body)` gives (status, body); every request
+    /// is recorded as `"METHOD path body"`.
+    async fn fake_tspiot(
+        answer: fn(&str, &str, &Value) -> (u16, Value),
+    ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let (head_end, length) = loop {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, len);
+                        }
+                    };
+                    while buf.len() < head_end + length {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let mut first = head.split_whitespace();
+                    let (method, path) =
+                        (first.next().unwrap_or("").to_string(), first.next().unwrap_or("").to_string());
+                    let body: Value =
+                        serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
+                    seen.lock().unwrap().push(format!("{method} {path} {body}"));
+                    let (status, reply) = answer(&method, &path, &body);
+                    let reply = reply.to_string();
+                    let out = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                    let _ = sock.write_all(out.as_bytes()).await;
+                });
+            }
+        });
+        (url, log)
+    }
+
+    fn online_answer() -> Value {
+        json!({"codesResponse":[{"code":0,"description":"ok","codes":[{"cis":MILK,"valid":true}],
+            "reqId":"a70a9fd2-2f2d-4846-babf-cd0492f6e047","reqTimestamp":1767225600123i64,"isCheckedOffline":false}]})
+    }
+
+    fn client(url: &str) -> TsPiotClient {
+        let ep = TsPiotEndpoint {
+            url: url.into(),
+            admin: None,
+            client_id: None,
+            client_token: None,
+            ca_pem: None,
+        };
+        TsPiotClient::new(crate::check::http_client(), &ep, &Options::default())
+    }
+
+    fn subject() -> Subject {
+        Subject { code: MILK.into(), ki: KI.into() }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(3)
+    }
+
+    #[tokio::test]
+    async fn discovery_picks_the_newest_served_version_and_checks_speak_it() {
+        // Only v2 served: /api/v3/* is 404.
+        let (url, log) = fake_tspiot(|_, path, _| match path {
+            p if p.starts_with("/api/v3/") => (404, json!({"code":404})),
+            "/api/v2/info" => (200, json!({"tspiotId":"1"})),
+            "/api/v2/codes/check" => (200, online_answer()),
+            _ => (404, json!({})),
+        })
+        .await;
+        let c = client(&url);
+        assert_eq!(c.api_version(), 3, "newest until discovered");
+        assert_eq!(c.discover(soon()).await, 2);
+        assert!(matches!(c.check(&subject(), Some(8), soon()).await, Answer::Online { .. }));
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[0].starts_with("GET /api/v3/info") && log[1].starts_with("GET /api/v2/info"), "{log:?}");
+        assert!(log[2].starts_with("POST /api/v2/codes/check {\"client_info\""), "{log:?}");
+        assert!(log[2].contains("\"codes\":[\"MDEw"), "v2 sends base64 strings: {log:?}");
+
+        // v3 served: objects with pg.
+        let (url, log) = fake_tspiot(|_, path, body| match path {
+            "/api/v3/info" => (200, json!({})),
+            "/api/v3/codes/check" if body["codes"][0]["cis"].is_string() => (200, online_answer()),
+            _ => (400, json!({})),
+        })
+        .await;
+        let c = client(&url);
+        assert_eq!(c.discover(soon()).await, 3);
+        assert!(matches!(c.check(&subject(), Some(8), soon()).await, Answer::Online { .. }));
+        let log = log.lock().unwrap().clone();
+        assert!(log[1].contains("\"pg\":8"), "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_404_steps_down_one_version_and_is_remembered() {
+        let (url, log) = fake_tspiot(|_, path, _| match path {
+            "/api/v1/codes/check" => (200, json!({"codesResponse": online_answer()})),
+            _ => (404, json!({})),
+        })
+        .await;
+        let c = client(&url);
+        assert_eq!(c.discover(soon()).await, 3, "no /info at all: the version stays");
+        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Online { .. }));
+        assert_eq!(c.api_version(), 1);
+        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Online { .. }));
+        let checks: Vec<String> = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("codes/check"))
+            .map(|l| l[..24].to_string())
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                "POST /api/v3/codes/check",
+                "POST /api/v2/codes/check",
+                "POST /api/v1/codes/check",
+                "POST /api/v1/codes/check"
+            ]
+        );
+        // A v1 404 is the end.
+        let (url, _) = fake_tspiot(|_, _, _| (404, json!({}))).await;
+        let c = client(&url);
+        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Unavailable { .. }));
+    }
+
+    #[tokio::test]
+    async fn statuses_other_than_404_do_not_change_the_version() {
+        let (url, log) = fake_tspiot(|_, path, _| match path {
+            "/api/v3/info" => (500, json!({})),
+            _ => (400, json!({"code":400,"message":"bad","details":[]})),
+        })
+        .await;
+        let c = client(&url);
+        assert_eq!(c.discover(soon()).await, 3, "a failing /info ends the probe");
+        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Unavailable { .. }));
+        assert_eq!(c.api_version(), 3);
+        let n = log.lock().unwrap().iter().filter(|l| l.contains("codes/check")).count();
+        assert_eq!(n, 1, "400: no retry");
     }
 
     #[test]
