@@ -349,6 +349,7 @@ impl Stack {
                     tspiot: instance.clone(),
                     kkt_serial: drive.kkt_serial.clone(),
                     kkt_inn: drive.inn.clone(),
+                    faults: Some(faults.clone()),
                     admin: AdminState {
                         world: world.clone(),
                         instance: Arc::new(RwLock::new(InstanceInfo::registered(

@@ -395,3 +395,25 @@ async fn the_control_api_drives_the_tspiot() {
     assert_eq!(token_calls, vec![401], "one re-authentication, refused: mac invalid");
     env.stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn faults_aimed_at_the_tspiot_itself_answer_instead_of_it_once() {
+    use markcert_emulators::faults::Status;
+    let env = start().await;
+    let code = env.code("in-circulation");
+    let rule = FaultRule::new(FaultKind::Status(Status { status: 500, body: None, content_type: None }))
+        .on_host("tspiot")
+        .when(Trigger::nth(1));
+    env.stack.faults.add(rule).unwrap();
+    let before = env.events().len();
+    let (status, _) = env.check(&code).await;
+    assert_eq!(status, 500, "the fault answers instead of the ТС ПИоТ");
+    assert!(env.checks_since(before).is_empty(), "no upstream call behind an imposed answer");
+    let traced: Vec<_> =
+        env.events()[before..].iter().filter(|e| e.component.as_str() == "tspiot").cloned().collect();
+    assert_eq!(traced.len(), 1);
+    assert_eq!(traced[0].status, 500);
+    assert!(traced[0].fault.is_some(), "the trace names the fault");
+    let (status, body) = env.check(&code).await;
+    assert_eq!(status, 200, "second call answered normally: {body}");
+}

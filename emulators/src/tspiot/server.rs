@@ -49,6 +49,35 @@ pub struct TsPiotContext {
     pub kkt_inn: String,
     /// The admin API's view of the instance.
     pub admin: AdminState,
+    /// Faults aimed at the ТС ПИоТ itself (host `tspiot`): `latency` delays the POS API's answer,
+    /// `status` answers instead of it; the other kinds are not applied here. `None`: no faults.
+    pub faults: Option<crate::faults::FaultTable>,
+}
+
+/// A fault aimed at the ТС ПИоТ's POS API for this call: waits its delay and returns the answer it
+/// imposes (and the fault's name), or `None` to answer normally.
+async fn imposed(ctx: &TsPiotContext, path: &str) -> (Option<Response>, Option<String>) {
+    use crate::faults::{Action, CallInfo};
+    let Some(table) = &ctx.faults else { return (None, None) };
+    let d = table.decide(&CallInfo::new(COMPONENT, path, ctx.clock.now_ms()).with_codes(&[] as &[&str]));
+    if d.is_pass() {
+        return (None, None);
+    }
+    if !d.delay.is_zero() {
+        tokio::time::sleep(d.delay).await;
+    }
+    let name = d.fault_name.as_deref().map(str::to_string);
+    match d.action {
+        Action::Respond { status, body, content_type } => {
+            let mut r = Response::new(axum::body::Body::from(body.to_vec()));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(ct) = content_type.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+                r.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct);
+            }
+            (Some(r), name)
+        }
+        _ => (None, name),
+    }
 }
 
 /// Where to listen.
@@ -169,6 +198,15 @@ fn json_status(status: u16, body: Value) -> Response {
 
 async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri, body: Bytes) -> Response {
     let started = Instant::now();
+    let (answer, fault) = imposed(&ctx, uri.path()).await;
+    if let Some(resp) = answer {
+        let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
+        if let Some(f) = fault {
+            ev = ev.fault(f);
+        }
+        ctx.trace.record(ev.status(resp.status().as_u16()).latency(started.elapsed()));
+        return resp;
+    }
     let opts = ctx.tspiot.options().clone();
     let parsed = wire::parse_check_as(version, &body, opts.mutant).and_then(|req| {
         let world = ctx.world.read().unwrap_or_else(|p| p.into_inner());
@@ -213,6 +251,15 @@ async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri
 /// `/info` (§3.1), with the ЛМ ЧЗ state asked of the module (200 ms at most).
 async fn info(State(ctx): State<TsPiotContext>, method: Method, uri: Uri) -> Response {
     let started = Instant::now();
+    let (answer, fault) = imposed(&ctx, uri.path()).await;
+    if let Some(resp) = answer {
+        let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
+        if let Some(f) = fault {
+            ev = ev.fault(f);
+        }
+        ctx.trace.record(ev.status(resp.status().as_u16()).latency(started.elapsed()));
+        return resp;
+    }
     let t = &ctx.tspiot;
     let lm = match t.lm() {
         None => None,
