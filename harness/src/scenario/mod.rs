@@ -148,6 +148,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tsp-base64.toml", include_str!("../../../scenarios/tsp-base64.toml")),
     ("tsp-client-timeout.toml", include_str!("../../../scenarios/tsp-client-timeout.toml")),
     ("tsp-v3.toml", include_str!("../../../scenarios/tsp-v3.toml")),
+    ("auth-client-refused.toml", include_str!("../../../scenarios/auth-client-refused.toml")),
+    ("tsp-400.toml", include_str!("../../../scenarios/tsp-400.toml")),
+    ("tsp-500-once.toml", include_str!("../../../scenarios/tsp-500-once.toml")),
+    ("tsp-500.toml", include_str!("../../../scenarios/tsp-500.toml")),
+    ("tsp-info.toml", include_str!("../../../scenarios/tsp-info.toml")),
+    ("tsp-multi-item.toml", include_str!("../../../scenarios/tsp-multi-item.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.
