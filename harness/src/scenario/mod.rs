@@ -154,6 +154,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tsp-500.toml", include_str!("../../../scenarios/tsp-500.toml")),
     ("tsp-info.toml", include_str!("../../../scenarios/tsp-info.toml")),
     ("tsp-multi-item.toml", include_str!("../../../scenarios/tsp-multi-item.toml")),
+    ("frac-n-lt-m.toml", include_str!("../../../scenarios/frac-n-lt-m.toml")),
+    ("frac-piece.toml", include_str!("../../../scenarios/frac-piece.toml")),
+    ("frac-remaining.toml", include_str!("../../../scenarios/frac-remaining.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.
