@@ -55,8 +55,19 @@ pub struct TsPiotContext {
 }
 
 /// A fault aimed at the ТС ПИоТ's POS API for this call: waits its delay and returns the answer it
-/// imposes (and the fault's name), or `None` to answer normally.
-async fn imposed(ctx: &TsPiotContext, path: &str) -> (Option<Response>, Option<String>) {
+/// imposes (traced with the fault's name), or `None` to answer normally.
+async fn imposed(ctx: &TsPiotContext, method: &Method, uri: &Uri, started: Instant) -> Option<Response> {
+    let (resp, fault) = imposed_answer(ctx, uri.path()).await;
+    let resp = resp?;
+    let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
+    if let Some(f) = fault {
+        ev = ev.fault(f);
+    }
+    ctx.trace.record(ev.status(resp.status().as_u16()).latency(started.elapsed()));
+    Some(resp)
+}
+
+async fn imposed_answer(ctx: &TsPiotContext, path: &str) -> (Option<Response>, Option<String>) {
     use crate::faults::{Action, CallInfo};
     let Some(table) = &ctx.faults else { return (None, None) };
     let d = table.decide(&CallInfo::new(COMPONENT, path, ctx.clock.now_ms()).with_codes(&[] as &[&str]));
@@ -198,13 +209,7 @@ fn json_status(status: u16, body: Value) -> Response {
 
 async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri, body: Bytes) -> Response {
     let started = Instant::now();
-    let (answer, fault) = imposed(&ctx, uri.path()).await;
-    if let Some(resp) = answer {
-        let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
-        if let Some(f) = fault {
-            ev = ev.fault(f);
-        }
-        ctx.trace.record(ev.status(resp.status().as_u16()).latency(started.elapsed()));
+    if let Some(resp) = imposed(&ctx, &method, &uri, started).await {
         return resp;
     }
     let opts = ctx.tspiot.options().clone();
@@ -251,13 +256,7 @@ async fn check(ctx: TsPiotContext, version: ApiVersion, method: Method, uri: Uri
 /// `/info` (§3.1), with the ЛМ ЧЗ state asked of the module (200 ms at most).
 async fn info(State(ctx): State<TsPiotContext>, method: Method, uri: Uri) -> Response {
     let started = Instant::now();
-    let (answer, fault) = imposed(&ctx, uri.path()).await;
-    if let Some(resp) = answer {
-        let mut ev = TraceEvent::new(COMPONENT, method.as_str(), uri.path()).world_ms(ctx.clock.now_ms());
-        if let Some(f) = fault {
-            ev = ev.fault(f);
-        }
-        ctx.trace.record(ev.status(resp.status().as_u16()).latency(started.elapsed()));
+    if let Some(resp) = imposed(&ctx, &method, &uri, started).await {
         return resp;
     }
     let t = &ctx.tspiot;
