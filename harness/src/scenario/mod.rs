@@ -157,6 +157,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("frac-n-lt-m.toml", include_str!("../../../scenarios/frac-n-lt-m.toml")),
     ("frac-piece.toml", include_str!("../../../scenarios/frac-piece.toml")),
     ("frac-remaining.toml", include_str!("../../../scenarios/frac-remaining.toml")),
+    ("tsp-v1.toml", include_str!("../../../scenarios/tsp-v1.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.
