@@ -466,7 +466,7 @@ pub enum Step {
         /// Label other parts refer to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
-        /// `false` cuts the link, `true` restores it (the module then syncs).
+        /// `false` cuts the link, `true` restores it (the module then runs an overdue sync).
         up: bool,
     },
     /// Let real time pass (the world clock follows).
