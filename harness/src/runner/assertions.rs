@@ -224,7 +224,9 @@ impl Judge<'_> {
                     .trace
                     .events(&filter)
                     .into_iter()
-                    .filter(|e| e.world_ms >= from && e.world_ms <= to)
+                    // After the step: later in the trace than its last event (the world clock has
+                    // millisecond steps, so a call of the step itself can share its end instant).
+                    .filter(|e| e.seq > span.trace_after && e.world_ms >= from && e.world_ms <= to)
                     .collect();
                 match calls.first() {
                     None => Judged::Holds,
