@@ -107,7 +107,7 @@ fn unknown_field_at_top_level() {
         err(&text),
         "t.toml:3:1: unknown field `bogus`, expected one of `id`, `title`, `requirements`, `cases`, `level`, \
          `roles`, `features`, `tags`, `profile`, `world`, `kkt`, `xapikey_cutoff_after`, `tspiot`, `true_api`, \
-         `lm`, `faults`, `steps`, `assert`"
+         `lm`, `tspiot_tls`, `faults`, `steps`, `assert`"
     );
 }
 
@@ -228,6 +228,10 @@ fn other_semantic_errors() {
         (
             MINI.replace("level = \"MUST\"", "level = \"MUST\"\nfeatures = [\"tspiot\", \"direct\"]"),
             "one mode",
+        ),
+        (
+            MINI.replace("level = \"MUST\"", "level = \"MUST\"\nfeatures = [\"direct\"]\ntspiot_tls = true"),
+            "tspiot_tls: only a POS that works through the emulated ТС ПИоТ",
         ),
     ];
     for (text, want) in cases {

@@ -67,6 +67,8 @@ pub enum Mutant {
     EmergencyAsUnavailable,
     /// `refuse-offline-answers`: an ЛМ ЧЗ (offline) answer never authorises a sale.
     RefuseOfflineAnswers,
+    /// `plain-http-to-tspiot`: the ТС ПИоТ is called over plain HTTP even when its URL is HTTPS.
+    PlainHttpToTspiot,
 }
 
 /// A mutant's name (kebab-case, as `--mutant` takes it) and its defect in one line.
@@ -188,6 +190,10 @@ const ALL: &[(Mutant, MutantInfo)] = &[
     (
         Mutant::RefuseOfflineAnswers,
         info("refuse-offline-answers", "refuses every sale checked offline through the ЛМ ЧЗ"),
+    ),
+    (
+        Mutant::PlainHttpToTspiot,
+        info("plain-http-to-tspiot", "calls the ТС ПИоТ over plain http:// even when its POS API is HTTPS"),
     ),
 ];
 

@@ -16,7 +16,7 @@ use crate::check::answer::Timestamp;
 use crate::check::direct::DirectClient;
 use crate::check::lm::LmClient;
 use crate::check::tspiot::TsPiotClient;
-use crate::check::{check_url, http_client, Answer, Subject};
+use crate::check::{check_tspiot_url, check_url, http_client, https_client, Answer, Subject};
 use crate::decision::{
     emergency_verdict, infer_groups, no_answer_verdict, offline_verdict, online_verdict,
     remaining_units_rule, SaleContext, Verdict,
@@ -240,8 +240,19 @@ impl Pos {
                     .tspiot
                     .as_ref()
                     .ok_or_else(|| StepError::Init("mode tspiot, but endpoints has no tspiot".into()))?;
-                check_url("endpoints.tspiot.url", &t.url).map_err(StepError::Init)?;
-                let client = TsPiotClient::new(self.http.clone(), t, opts);
+                let https = check_tspiot_url(&t.url, t.ca_pem.as_deref()).map_err(StepError::Init)?;
+                let (http, endpoint) = match (https, t.ca_pem.as_deref()) {
+                    // mutant: plain-http-to-tspiot — the POS was only ever written for http://.
+                    (true, _) if opts.has(Mutant::PlainHttpToTspiot) => {
+                        let mut plain = t.clone();
+                        plain.url =
+                            format!("http://{}", t.url.trim().get("https://".len()..).unwrap_or_default());
+                        (self.http.clone(), plain)
+                    }
+                    (true, Some(ca)) => (https_client(ca).map_err(StepError::Init)?, t.clone()),
+                    _ => (self.http.clone(), t.clone()),
+                };
+                let client = TsPiotClient::new(http, &endpoint, opts);
                 let version = client.discover(Instant::now() + opts.timeouts.tspiot_discovery).await;
                 if opts.log {
                     log(&format!("init: ТС ПИоТ POS API v{version}"));

@@ -262,6 +262,23 @@ fn write_evidence(stack: &Stack, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A private temporary directory, removed on drop.
+struct CaDir(std::path::PathBuf);
+
+impl CaDir {
+    fn create() -> std::io::Result<CaDir> {
+        let dir = std::env::temp_dir().join(format!("markcert-tls-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(CaDir(dir))
+    }
+}
+
+impl Drop for CaDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 async fn run_inner(
     s: &Scenario,
     opts: &RunOptions,
@@ -279,6 +296,16 @@ async fn run_inner(
         Ok(o) => o,
         Err(e) => return verdict.error(None, format!("setup: {e}")),
     };
+    // The ТС ПИоТ's certificate lives in a directory of this run, removed when the run ends.
+    let tls_dir = match s.tspiot_tls.then(CaDir::create).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            return verdict.error(None, format!("setup: a directory for the ТС ПИоТ's certificate: {e}"))
+        }
+    };
+    if let (Some(d), Some(t)) = (&tls_dir, stack_options.tspiot.as_mut()) {
+        t.tls_ca_pem = Some(d.0.join("tspiot-ca.pem"));
+    }
     if let Some(after) = &s.xapikey_cutoff_after {
         stack_options.xapikey_cutoff_ms =
             clock.now_ms().saturating_add(i64::try_from(after.ms).unwrap_or(i64::MAX));

@@ -158,6 +158,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("frac-piece.toml", include_str!("../../../scenarios/frac-piece.toml")),
     ("frac-remaining.toml", include_str!("../../../scenarios/frac-remaining.toml")),
     ("tsp-v1.toml", include_str!("../../../scenarios/tsp-v1.toml")),
+    ("tsp-tls.toml", include_str!("../../../scenarios/tsp-tls.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.

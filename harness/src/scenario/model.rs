@@ -64,6 +64,11 @@ pub struct Scenario {
     /// Settings of the emulated ЛМ ЧЗ: a merge patch of its options (`[lm] api_v2 = …`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lm: Option<serde_json::Value>,
+    /// Serve the emulated ТС ПИоТ's POS API over HTTPS with a fresh self-signed certificate (spec
+    /// `tspiot.md` §2); the POS finds the certificate in `endpoints.tspiot.ca_pem`. Role `pos`, mode
+    /// `tspiot`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tspiot_tls: bool,
     /// Fault timeline: rules set and cleared at step boundaries or world-time offsets.
     #[serde(default)]
     pub faults: Vec<Spanned<FaultEvent>>,

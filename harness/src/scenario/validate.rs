@@ -222,6 +222,12 @@ fn check_option_patches(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError>
             "tspiot: in role \"tspiot\" the ТС ПИоТ is the implementation under test; its settings are not the scenario's",
         ));
     }
+    if s.tspiot_tls && !(s.roles.contains(&Role::Pos) && s.features.contains(&Feature::Tspiot)) {
+        return Err(cx.err(
+            s.id.span(),
+            "tspiot_tls: only a POS that works through the emulated ТС ПИоТ (role \"pos\", features = [\"tspiot\"]) talks to it over HTTPS",
+        ));
+    }
     type Check = fn(&serde_json::Value) -> Result<(), String>;
     let checks: [(&str, &Option<serde_json::Value>, Check); 3] = [
         ("tspiot", &s.tspiot, |p| crate::runner::options::patched(&TsPiotOptions::default(), p).map(drop)),

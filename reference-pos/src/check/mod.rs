@@ -79,15 +79,36 @@ impl Answer {
     }
 }
 
-/// The HTTP client every check uses: plain HTTP only (this build has no TLS), no proxies (the
-/// emulators are on loopback), short connect timeout.
+/// The HTTP client every check uses: no proxies (the emulators are on loopback), short connect
+/// timeout, and no built-in TLS roots (an `https://` endpoint is reached only through
+/// [`https_client`], which trusts exactly the certificate it is given).
 pub fn http_client() -> reqwest::Client {
+    builder().build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_millis(1_000))
         .pool_idle_timeout(Duration::from_secs(90))
+        .tls_built_in_root_certs(false)
+}
+
+/// A client for an `https://` ТС ПИоТ POS API (spec `tspiot.md` §2: self-signed certificate): it
+/// trusts the PEM certificate(s) in the file at `ca_pem` and nothing else, so the connection is
+/// verified (host name and chain), never blindly accepted.
+pub fn https_client(ca_pem: &str) -> Result<reqwest::Client, String> {
+    let pem = std::fs::read(ca_pem).map_err(|e| format!("endpoints.tspiot.ca_pem {ca_pem}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("endpoints.tspiot.ca_pem {ca_pem}: not a PEM certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("endpoints.tspiot.ca_pem {ca_pem}: no certificate in the file"));
+    }
+    certs
+        .into_iter()
+        .fold(builder().use_rustls_tls(), |b, c| b.add_root_certificate(c))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|e| format!("an HTTPS client for the ТС ПИоТ could not be built: {e}"))
 }
 
 /// `url` without a trailing `/`.
@@ -95,18 +116,36 @@ pub fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// Whether `url` can be used by this build: `http://` only.
+/// Whether `url` can be used as a plain endpoint: `http://` only (`https://` is accepted for the
+/// ТС ПИоТ alone, by [`check_tspiot_url`], where the endpoints name a certificate to trust).
 pub fn check_url(what: &str, url: &str) -> Result<(), String> {
     let lower = url.trim().to_ascii_lowercase();
     if lower.starts_with("https://") {
         Err(format!(
-            "{what} is {url}: HTTPS is not supported by this build of the reference POS (reqwest without TLS); \
-             serve the emulators over plain http://"
+            "{what} is {url}: the reference POS speaks HTTPS only to a ТС ПИоТ whose certificate \
+             endpoints.tspiot.ca_pem names; serve this endpoint over plain http://"
         ))
     } else if lower.starts_with("http://") && lower.len() > "http://".len() {
         Ok(())
     } else {
         Err(format!("{what} {url:?} is not an http:// URL"))
+    }
+}
+
+/// Whether the ТС ПИоТ's POS API `url` can be used: `http://`, or `https://` when `ca_pem` names the
+/// certificate to trust. Returns whether it is HTTPS.
+pub fn check_tspiot_url(url: &str, ca_pem: Option<&str>) -> Result<bool, String> {
+    let lower = url.trim().to_ascii_lowercase();
+    match lower.strip_prefix("https://") {
+        Some(rest) if !rest.is_empty() => match ca_pem.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(_) => Ok(true),
+            None => Err(format!(
+                "endpoints.tspiot.url is {url}, but endpoints.tspiot.ca_pem names no certificate to \
+                 trust (the reference POS does not switch verification off)"
+            )),
+        },
+        Some(_) => Err(format!("endpoints.tspiot.url {url:?} is not a URL")),
+        None => check_url("endpoints.tspiot.url", url).map(|()| false),
     }
 }
 
@@ -127,9 +166,31 @@ mod tests {
     fn only_plain_http_urls() {
         assert!(check_url("x", "http://127.0.0.1:1").is_ok());
         assert!(check_url("x", "HTTP://host").is_ok());
-        assert!(check_url("x", "https://127.0.0.1:1").unwrap_err().contains("HTTPS is not supported"));
+        assert!(check_url("x", "https://127.0.0.1:1").unwrap_err().contains("ca_pem"));
         assert!(check_url("x", "ftp://a").is_err());
         assert!(check_url("x", "http://").is_err());
         assert_eq!(base("http://a/"), "http://a");
+    }
+
+    #[test]
+    fn https_to_the_tspiot_only_with_a_certificate_to_trust() {
+        assert_eq!(check_tspiot_url("http://127.0.0.1:1", None), Ok(false));
+        assert_eq!(check_tspiot_url("https://127.0.0.1:1", Some("ca.pem")), Ok(true));
+        assert!(check_tspiot_url("https://127.0.0.1:1", None).unwrap_err().contains("ca_pem"));
+        assert!(check_tspiot_url("https://127.0.0.1:1", Some("  ")).is_err());
+        assert!(check_tspiot_url("https://", Some("ca.pem")).is_err());
+        assert!(check_tspiot_url("ftp://a", Some("ca.pem")).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_or_empty_certificate_file_is_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("markcert-rp-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        assert!(https_client(missing.to_str().unwrap()).unwrap_err().contains("missing.pem"));
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(https_client(junk.to_str().unwrap()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
