@@ -159,6 +159,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("frac-remaining.toml", include_str!("../../../scenarios/frac-remaining.toml")),
     ("tsp-v1.toml", include_str!("../../../scenarios/tsp-v1.toml")),
     ("tsp-tls.toml", include_str!("../../../scenarios/tsp-tls.toml")),
+    ("frac-lm-sell.toml", include_str!("../../../scenarios/frac-lm-sell.toml")),
+    ("ret-lm-return.toml", include_str!("../../../scenarios/ret-lm-return.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.
