@@ -165,7 +165,9 @@ fn decide_correctly(answer: &Answer, ctx: &SaleContext, q: &Quantity, opts: &Opt
             Evidence::Online { req_id: uuid::Uuid::new_v4().to_string(), time: machine_now_ms().to_string() },
         ),
         Answer::Emergency { .. } => (emergency_verdict(ctx, policy), Evidence::Emergency),
-        Answer::Unavailable { why } => (no_answer_verdict(why, policy), Evidence::NoAnswer),
+        Answer::Unavailable { why } | Answer::Refused { why } => {
+            (no_answer_verdict(why, policy), Evidence::NoAnswer)
+        }
     }
 }
 
@@ -569,6 +571,7 @@ fn describe(a: &Answer) -> String {
         }
         Answer::Emergency { source } => format!("emergency mode ({source} answered 203)"),
         Answer::Unavailable { why } => format!("no answer: {why}"),
+        Answer::Refused { why } => format!("refused, no fallback: {why}"),
     }
 }
 

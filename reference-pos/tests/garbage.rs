@@ -185,18 +185,34 @@ async fn broken_messages_after_init_each_get_a_reply_and_the_pos_survives() {
     stack.shutdown().await;
 }
 
-/// This build has no TLS: an `https://` endpoint the mode needs is a clear `init` error.
+/// HTTPS only to a ТС ПИоТ whose certificate the endpoints name: every other `https://` endpoint, an
+/// `https://` ТС ПИоТ without `ca_pem`, and an unreadable `ca_pem` are clear `init` errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_endpoints_are_refused_at_init() {
-    let endpoints = |tspiot: &str, discovery: &str| {
+async fn https_endpoints_without_a_certificate_to_trust_are_refused_at_init() {
+    let missing_ca = std::env::temp_dir().join(format!("markcert-no-such-ca-{}.pem", std::process::id()));
+    let missing_ca = missing_ca.to_string_lossy().into_owned();
+    let endpoints = |tspiot: &str, discovery: &str, ca: Option<&str>| {
         json!({"true_api":{"discovery":discovery,"hosts":[],"api_key":"k"},
             "local_module":{"url":"http://127.0.0.1:1","login":"admin","password":"admin"},
             "control":"http://127.0.0.1:1",
-            "tspiot":{"url":tspiot,"admin":"http://127.0.0.1:1","client_id":null,"client_token":null,"ca_pem":"/tmp/ca.pem"}})
+            "tspiot":{"url":tspiot,"admin":"http://127.0.0.1:1","client_id":null,"client_token":null,"ca_pem":ca}})
     };
-    for (mode, eps, what) in [
-        ("tspiot", endpoints("https://127.0.0.1:51401", "http://127.0.0.1:1"), "endpoints.tspiot.url"),
-        ("direct", endpoints("http://127.0.0.1:1", "https://cdn.crpt.ru"), "endpoints.true_api.discovery"),
+    for (mode, eps, want) in [
+        (
+            "tspiot",
+            endpoints("https://127.0.0.1:51401", "http://127.0.0.1:1", None),
+            ["endpoints.tspiot.url", "names no certificate"],
+        ),
+        (
+            "tspiot",
+            endpoints("https://127.0.0.1:51401", "http://127.0.0.1:1", Some(&missing_ca)),
+            ["endpoints.tspiot.ca_pem", missing_ca.as_str()],
+        ),
+        (
+            "direct",
+            endpoints("http://127.0.0.1:1", "https://cdn.crpt.ru", Some(&missing_ca)),
+            ["endpoints.true_api.discovery", "serve this endpoint over plain http://"],
+        ),
     ] {
         let mut pos = Pos::start();
         let reply = pos
@@ -206,7 +222,7 @@ async fn https_endpoints_are_refused_at_init() {
         assert_eq!(reply["type"], "error", "{reply}");
         assert_eq!(reply["code"], "init_failed");
         let text = reply["text"].as_str().unwrap();
-        assert!(text.contains("HTTPS is not supported") && text.contains(what), "{text}");
+        assert!(want.iter().all(|w| text.contains(w)), "{text} lacks {want:?}");
         pos.shutdown().await;
     }
 }

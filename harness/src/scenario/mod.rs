@@ -161,6 +161,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("tsp-tls.toml", include_str!("../../../scenarios/tsp-tls.toml")),
     ("frac-lm-sell.toml", include_str!("../../../scenarios/frac-lm-sell.toml")),
     ("ret-lm-return.toml", include_str!("../../../scenarios/ret-lm-return.toml")),
+    ("cdn-legacy-410.toml", include_str!("../../../scenarios/cdn-legacy-410.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.

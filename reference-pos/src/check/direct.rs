@@ -273,9 +273,9 @@ impl Inner {
                 Status::Auth => {
                     Answer::unavailable(format!("True API refused the credentials (401): {}", excerpt(&text)))
                 }
-                Status::Request => {
-                    Answer::unavailable(format!("True API answered HTTP {status}: {}", excerpt(&text)))
-                }
+                Status::Request => Answer::Refused {
+                    why: format!("True API refused the request (HTTP {status}): {}", excerpt(&text)),
+                },
                 Status::RetryThenBlock | Status::CrossBorder if !retried => {
                     retried = true;
                     continue;

@@ -70,6 +70,14 @@ pub enum Answer {
         /// Why (for the cashier's message).
         why: String,
     },
+    /// The check endpoint refused the request itself (HTTP 400, 404, 410 and the other 4xx except
+    /// 401: true-api.md §13.3 `RequestError`): no answer, and no retry, no other host and no ЛМ ЧЗ
+    /// fallback either — the same request would be refused again, and a deprecated endpoint (410) must
+    /// not be worked around by selling on an offline answer.
+    Refused {
+        /// Why (for the cashier's message).
+        why: String,
+    },
 }
 
 impl Answer {
