@@ -103,8 +103,10 @@ pub struct TrueApiEndpoints {
 
 /// Running True API hosts; dropping it (or [`TrueApiServers::shutdown`]) stops them.
 pub struct TrueApiServers {
-    /// Their URLs.
+    /// Their URLs (`hosts`: the CDN hosts listed at start).
     pub endpoints: TrueApiEndpoints,
+    /// Which CDN hosts `cdn/info` lists (changeable at run time).
+    pub listing: CdnListing,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -117,6 +119,68 @@ impl TrueApiServers {
             let _ = t.await;
         }
     }
+}
+
+/// The CDN hosts that exist and the ones the discovery host's `cdn/info` lists, in its order.
+/// Hosts are numbered from 1 (`cdn-1` …), as in the trace. Cloning shares the listing.
+#[derive(Clone, Debug)]
+pub struct CdnListing {
+    urls: Arc<Vec<String>>,
+    listed: Arc<std::sync::RwLock<Vec<usize>>>,
+}
+
+impl CdnListing {
+    /// `urls` of every CDN host; the first `listed` of them are listed.
+    fn new(urls: Vec<String>, listed: usize) -> CdnListing {
+        let listed = (0..listed.min(urls.len())).collect();
+        CdnListing { urls: Arc::new(urls), listed: Arc::new(std::sync::RwLock::new(listed)) }
+    }
+
+    /// The URLs `cdn/info` lists now.
+    pub fn listed(&self) -> Vec<String> {
+        let listed = self.listed.read().unwrap_or_else(|e| e.into_inner());
+        listed.iter().filter_map(|&i| self.urls.get(i).cloned()).collect()
+    }
+
+    /// How many CDN hosts exist (listed or not).
+    pub fn hosts(&self) -> usize {
+        self.urls.len()
+    }
+
+    /// List these hosts (numbers from 1, in this order; none is allowed: a sandbox-like empty list)
+    /// from the next `cdn/info` on.
+    pub fn set(&self, numbers: &[usize]) -> Result<(), CdnListError> {
+        let mut seen = Vec::with_capacity(numbers.len());
+        for &n in numbers {
+            if n == 0 || n > self.urls.len() {
+                return Err(CdnListError::NoSuchHost { number: n, hosts: self.urls.len() });
+            }
+            if seen.contains(&(n - 1)) {
+                return Err(CdnListError::Twice(n));
+            }
+            seen.push(n - 1);
+        }
+        *self.listed.write().unwrap_or_else(|e| e.into_inner()) = seen;
+        Ok(())
+    }
+}
+
+/// A CDN listing that cannot be set.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CdnListError {
+    /// The number names no host.
+    #[error(
+        "there is no CDN host {number}: the stack has cdn-1 … cdn-{hosts} (more with trueapi.spare_hosts)"
+    )]
+    NoSuchHost {
+        /// The number given.
+        number: usize,
+        /// How many hosts there are.
+        hosts: usize,
+    },
+    /// A host named twice.
+    #[error("CDN host {0} is listed twice")]
+    Twice(usize),
 }
 
 /// Errors starting the hosts.
@@ -132,8 +196,8 @@ struct HostState {
     ctx: TrueApiContext,
     /// Name (`true-api-discovery` or `cdn-N`), address, faults, trace.
     net: HostNet,
-    /// CDN host URLs (served by the discovery host's `cdn/info`).
-    hosts: Arc<Vec<String>>,
+    /// Every CDN host's URL, and which of them the discovery host's `cdn/info` lists.
+    listing: CdnListing,
     /// Sign-in challenges handed out by `auth/key` (§9.3).
     challenges: Arc<Challenges>,
 }
@@ -142,7 +206,8 @@ const V4: &str = "/api/v4/true-api";
 /// The check endpoint of a CDN host.
 pub const CODES_CHECK_PATH: &str = "/api/v4/true-api/codes/check";
 
-/// Start the discovery host and `cdn_hosts` CDN hosts on `bind_ip` (ephemeral ports).
+/// Start the discovery host and `cdn_hosts` CDN hosts on `bind_ip` (ephemeral ports), plus
+/// `ctx.options.spare_hosts` unlisted ones numbered after them.
 pub async fn spawn(
     ctx: TrueApiContext,
     bind_ip: std::net::IpAddr,
@@ -161,6 +226,8 @@ pub async fn spawn_at(
 ) -> Result<TrueApiServers, CdnError> {
     let (stop, stop_rx) = watch::channel(false);
     let mut listeners = Vec::new();
+    let listed_hosts = cdn_hosts;
+    let cdn_hosts = cdn_hosts.saturating_add(ctx.options.spare_hosts);
     for i in 0..=cdn_hosts {
         let port = match base_port {
             None => 0,
@@ -172,7 +239,7 @@ pub async fn spawn_at(
         listeners.push((l, local));
     }
     let urls: Vec<String> = listeners.iter().map(|(_, a)| format!("http://{a}")).collect();
-    let hosts = Arc::new(urls[1..].to_vec());
+    let listing = CdnListing::new(urls[1..].to_vec(), listed_hosts);
     let mut tasks = Vec::new();
     let challenges = Arc::new(Challenges::default());
     for (i, (listener, local)) in listeners.into_iter().enumerate() {
@@ -187,7 +254,7 @@ pub async fn spawn_at(
         let state = Arc::new(HostState {
             ctx: ctx.clone(),
             net: net.clone(),
-            hosts: hosts.clone(),
+            listing: listing.clone(),
             challenges: challenges.clone(),
         });
         tasks.push(if i == 0 {
@@ -198,7 +265,8 @@ pub async fn spawn_at(
         });
     }
     Ok(TrueApiServers {
-        endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: hosts.to_vec() },
+        endpoints: TrueApiEndpoints { discovery: urls[0].clone(), hosts: listing.listed() },
+        listing,
         stop,
         tasks,
     })
@@ -345,7 +413,7 @@ async fn cdn_info(State(s): State<Arc<HostState>>, method: Method, uri: Uri, hea
     served(&s, &method, &uri, &headers, || match authenticate(&s, &headers) {
         Err(f) => auth_error(&s, f),
         Ok(_) => {
-            let hosts: Vec<Value> = s.hosts.iter().map(|h| json!({ "host": h })).collect();
+            let hosts: Vec<Value> = s.listing.listed().into_iter().map(|h| json!({ "host": h })).collect();
             Json(json!({ "code": 0, "description": "ok", "hosts": hosts })).into_response()
         }
     })
@@ -704,6 +772,51 @@ mod tests {
             add_note(TraceEvent::new("cdn-1", "GET", "/x"), "auth=bearer").note.as_deref(),
             Some("auth=bearer")
         );
+    }
+
+    /// Spare hosts run unlisted; the listing changes what the next `cdn/info` returns, and only to
+    /// hosts that exist, each once.
+    #[tokio::test]
+    async fn the_cdn_listing_changes_at_run_time_within_the_hosts_that_exist() {
+        let world = Arc::new(RwLock::new(default_world(NOW).unwrap()));
+        let mut ctx = TrueApiContext::new(world, WorldClock::frozen_at(NOW), Trace::in_memory(1000));
+        ctx.options = Arc::new(TrueApiOptions { spare_hosts: 1, ..TrueApiOptions::default() });
+        let servers = spawn(ctx, IpAddr::V4(Ipv4Addr::LOCALHOST), 2).await.unwrap();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let info = || async {
+            let v: Value = http
+                .get(format!("{}{V4}/cdn/info", servers.endpoints.discovery))
+                .header("X-API-KEY", STORE_API_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["host"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(servers.listing.hosts(), 3);
+        assert_eq!(servers.endpoints.hosts.len(), 2);
+        assert_eq!(info().await, servers.endpoints.hosts);
+        servers.listing.set(&[3, 2]).unwrap();
+        let now = info().await;
+        assert_eq!(now.len(), 2);
+        assert_eq!(now[1], servers.endpoints.hosts[1]);
+        assert!(!servers.endpoints.hosts.contains(&now[0]), "host 3 was a spare: {now:?}");
+        let spare = http.get(format!("{}{V4}/cdn/health/check", now[0])).header("X-API-KEY", STORE_API_KEY);
+        assert_eq!(spare.send().await.unwrap().status(), 200);
+        assert_eq!(servers.listing.set(&[4]), Err(CdnListError::NoSuchHost { number: 4, hosts: 3 }));
+        assert_eq!(servers.listing.set(&[0]), Err(CdnListError::NoSuchHost { number: 0, hosts: 3 }));
+        assert_eq!(servers.listing.set(&[1, 1]), Err(CdnListError::Twice(1)));
+        assert_eq!(info().await, now, "a refused listing changes nothing");
+        servers.listing.set(&[]).unwrap();
+        assert!(info().await.is_empty());
+        servers.shutdown().await;
     }
 
     /// Every traced True API call of the ТС ПИоТ's algorithm carries the credential kind it presented.

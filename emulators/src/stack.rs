@@ -455,6 +455,17 @@ impl Stack {
         })
     }
 
+    /// From the next `cdn/info` on, the discovery host lists these CDN hosts (numbers from 1, in this
+    /// order): the list a refresh finds changes (case CDN-LIST-CHANGE).
+    pub fn set_cdn_list(&self, numbers: &[usize]) -> Result<(), cdn::CdnListError> {
+        self.true_api.listing.set(numbers)
+    }
+
+    /// How many CDN hosts the stack runs (listed or not).
+    pub fn cdn_host_count(&self) -> usize {
+        self.true_api.listing.hosts()
+    }
+
     /// Stop every server and wait for them.
     pub async fn shutdown(self) {
         self.control.shutdown().await;

@@ -44,6 +44,10 @@ pub struct TrueApiOptions {
     pub extra_code_fields: serde_json::Map<String, serde_json::Value>,
     /// `trueapi.extra_fields`: the same for the top level of every `codes/check` answer.
     pub extra_fields: serde_json::Map<String, serde_json::Value>,
+    /// `trueapi.spare_hosts`: CDN hosts started after the listed ones (numbered on from them) that
+    /// `cdn/info` does not list until the list is changed at run time ([`crate::cdn::CdnListing`],
+    /// scenario step `cdn_list`): a host the next refresh adds (case CDN-LIST-CHANGE). Default 0.
+    pub spare_hosts: usize,
 }
 
 impl Default for TrueApiOptions {
@@ -57,6 +61,7 @@ impl Default for TrueApiOptions {
             codes: CodeOptions::default(),
             extra_code_fields: serde_json::Map::new(),
             extra_fields: serde_json::Map::new(),
+            spare_hosts: 0,
         }
     }
 }

@@ -233,6 +233,11 @@ fn other_semantic_errors() {
             MINI.replace("level = \"MUST\"", "level = \"MUST\"\nfeatures = [\"direct\"]\ntspiot_tls = true"),
             "tspiot_tls: only a POS that works through the emulated ТС ПИоТ",
         ),
+        (format!("{MINI}\n[[steps]]\ndo = \"cdn_list\"\nhosts = [2, 0]\n"), "0 is not a CDN host number"),
+        (
+            format!("{MINI}\n[[steps]]\ndo = \"cdn_list\"\nhosts = [2, 3, 2]\n"),
+            "cdn-2 is listed twice (entry 3)",
+        ),
     ];
     for (text, want) in cases {
         let got = err(&text);

@@ -324,6 +324,10 @@ impl<'a> Lane<'a> {
                 world.update_code(next).map_err(|e| Stop::Harness(format!("set_code: {e}")))?;
                 return Ok(());
             }
+            Step::CdnList { hosts, .. } => {
+                self.stack.set_cdn_list(hosts).map_err(|e| Stop::Harness(format!("cdn_list: {e}")))?;
+                return Ok(());
+            }
             _ => {}
         }
         let sut = match driver {

@@ -162,6 +162,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("frac-lm-sell.toml", include_str!("../../../scenarios/frac-lm-sell.toml")),
     ("ret-lm-return.toml", include_str!("../../../scenarios/ret-lm-return.toml")),
     ("cdn-legacy-410.toml", include_str!("../../../scenarios/cdn-legacy-410.toml")),
+    ("t-cdn-list-change.toml", include_str!("../../../scenarios/t-cdn-list-change.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.

@@ -494,6 +494,16 @@ pub enum Step {
         /// The merge patch of its record.
         set: serde_json::Value,
     },
+    /// From now on the True API discovery host's `cdn/info` lists these CDN hosts (numbers from 1, in
+    /// this order); the next list refresh finds the change. Hosts beyond the three default ones are
+    /// started with `[true_api] spare_hosts = N`.
+    CdnList {
+        /// Label other parts refer to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The CDN hosts listed (`[2, 3, 4]`: cdn-2, cdn-3, cdn-4).
+        hosts: Vec<usize>,
+    },
     /// Role `tspiot`: send `POST /api/v{version}/codes/check` to the ТС ПИоТ under test, as a POS does.
     Check {
         /// Label other parts refer to.
@@ -567,6 +577,7 @@ impl Step {
             Step::LmLink { .. } => "lm_link",
             Step::Wait { .. } => "wait",
             Step::SetCode { .. } => "set_code",
+            Step::CdnList { .. } => "cdn_list",
             Step::Check { .. } => "check",
             Step::Info { .. } => "info",
         }
@@ -587,6 +598,7 @@ impl Step {
             | Step::LmLink { id, .. }
             | Step::Wait { id, .. }
             | Step::SetCode { id, .. }
+            | Step::CdnList { id, .. }
             | Step::Check { id, .. }
             | Step::Info { id, .. } => id.as_deref(),
         }

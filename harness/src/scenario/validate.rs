@@ -377,6 +377,14 @@ fn check_steps<'a>(
                     return Err(err("set: must be a table (a merge patch of the code's record)".into()));
                 }
             }
+            Step::CdnList { hosts, .. } => {
+                if let Some(n) = hosts.iter().find(|&&n| n == 0) {
+                    return Err(err(format!("hosts: {n} is not a CDN host number (cdn-1 is 1)")));
+                }
+                if let Some((i, n)) = hosts.iter().enumerate().find(|(i, n)| hosts[..*i].contains(n)) {
+                    return Err(err(format!("hosts: cdn-{n} is listed twice (entry {})", i + 1)));
+                }
+            }
             Step::Check { codes, raw, version, .. } => {
                 if !(1..=3).contains(version) {
                     return Err(err(format!("version {version}: the ТС ПИоТ API has versions 1, 2 and 3")));
