@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use markcert::adapter::protocol::{
-    self, CancelReceipt, CloseReceipt, Decision, Empty, Endpoints, ErrorReply, Init, InitOk, Item,
-    KktEndpoint, LocalModuleEndpoint, Message, Mode, OpenReceipt, Payment, PaymentMethod, Product, Reason,
-    ReceiptClosed, ReceiptKind, Reply, ReplyBody, Request, Role, Scan, Shutdown, TrueApiEndpoints,
-    TsPiotEndpoint,
+    self, BatchScan, CancelReceipt, CloseReceipt, Decision, Empty, Endpoints, ErrorReply, Init, InitOk, Item,
+    Items, KktEndpoint, LocalModuleEndpoint, Message, Mode, OpenReceipt, Payment, PaymentMethod, Product,
+    Reason, ReceiptClosed, ReceiptKind, Reply, ReplyBody, Request, Role, Scan, ScanBatch, Shutdown,
+    TrueApiEndpoints, TsPiotEndpoint,
 };
 use markcert::adapter::{AdapterClient, HttpAdapter, StdioAdapter, StdioOptions, Timeouts, ViolationKind};
 use proptest::prelude::*;
@@ -68,11 +68,26 @@ fn scan() -> Request {
     })
 }
 
+fn scan_batch() -> Request {
+    let Request::Scan(one) = scan() else { unreachable!() };
+    let item = |scan_b64: &str| BatchScan {
+        scan_b64: scan_b64.into(),
+        product: one.product.clone(),
+        quantity: 1.0,
+        fraction: None,
+    };
+    Request::ScanBatch(ScanBatch {
+        lane: "lane-1".into(),
+        scans: vec![item(&one.scan_b64), item("MDEwNDYxMjM0NTAwMDQzODIxNWFaO3EwHTkzSm00dA==")],
+    })
+}
+
 fn all_requests() -> Vec<Request> {
     vec![
         init(),
         Request::OpenReceipt(OpenReceipt { lane: "lane-1".into(), kind: ReceiptKind::Sale }),
         scan(),
+        scan_batch(),
         Request::CloseReceipt(CloseReceipt {
             lane: "lane-1".into(),
             payment: Payment { method: PaymentMethod::Electronic, amount_kopecks: 8990 },
@@ -104,9 +119,22 @@ fn all_replies() -> Vec<Reply> {
                 message: Some("Товар просрочен".into()),
             }),
         ),
-        r(4, ReplyBody::ReceiptClosed(ReceiptClosed { fiscal_document_number: 17 })),
-        r(5, ReplyBody::ReceiptCancelled(Empty {})),
-        r(6, ReplyBody::ShutdownOk(Empty {})),
+        r(
+            4,
+            ReplyBody::Items(Items {
+                items: vec![
+                    Item { decision: Decision::Accepted, reason: None, message: None },
+                    Item {
+                        decision: Decision::Rejected,
+                        reason: Some(Reason::Sold),
+                        message: Some("Товар уже продан".into()),
+                    },
+                ],
+            }),
+        ),
+        r(5, ReplyBody::ReceiptClosed(ReceiptClosed { fiscal_document_number: 17 })),
+        r(6, ReplyBody::ReceiptCancelled(Empty {})),
+        r(7, ReplyBody::ShutdownOk(Empty {})),
         Reply {
             in_reply_to: None,
             body: ReplyBody::Error(ErrorReply {
@@ -204,6 +232,26 @@ fn parse_reply_violations() {
         code(r#"{"type":"item","in_reply_to":3,"decision":"rejected","reason":"cosmic_rays"}"#),
         "malformed"
     );
+    // `items` to `scan_batch`: one per scan, each rejection with its reason; `item` is not the answer.
+    let b = scan_batch();
+    let batch = |line: &str| parse(line, 4, &b);
+    let ok = batch(r#"{"type":"items","in_reply_to":4,"items":[{"decision":"accepted"},{"decision":"rejected","reason":"sold"}]}"#)
+        .unwrap();
+    assert!(matches!(&ok.body, ReplyBody::Items(Items { items }) if items.len() == 2));
+    let err = batch(r#"{"type":"items","in_reply_to":4,"items":[{"decision":"accepted"}]}"#).unwrap_err();
+    assert_eq!(err.code(), "malformed");
+    assert!(err.to_string().contains("1 item(s) for a batch of 2 scans"), "{err}");
+    let err = batch(
+        r#"{"type":"items","in_reply_to":4,"items":[{"decision":"accepted"},{"decision":"rejected"}]}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("item 2 of `items` is rejected without a `reason`"), "{err}");
+    assert_eq!(batch(r#"{"type":"items","in_reply_to":4}"#).unwrap_err().code(), "malformed");
+    assert_eq!(
+        batch(r#"{"type":"item","in_reply_to":4,"decision":"accepted"}"#).unwrap_err().code(),
+        "unexpected_reply_type"
+    );
+    assert_eq!(code(r#"{"type":"items","in_reply_to":3,"items":[]}"#), "unexpected_reply_type");
     // `item` to `init`
     assert_eq!(
         parse(r#"{"type":"item","in_reply_to":1,"decision":"accepted"}"#, 1, &init()).unwrap_err().code(),
@@ -263,6 +311,8 @@ elif t == 'open_receipt':
     reply({'type': 'receipt_opened', 'in_reply_to': m['id']})
 elif t == 'scan':
     reply({'type': 'item', 'in_reply_to': m['id'], 'decision': 'rejected', 'reason': 'expired', 'message': 'old milk'})
+elif t == 'scan_batch':
+    reply({'type': 'items', 'in_reply_to': m['id'], 'items': [{'decision': 'accepted'} for _ in m['scans']]})
 elif t == 'close_receipt':
     reply({'type': 'receipt_closed', 'in_reply_to': m['id'], 'fiscal_document_number': 42})
 elif t == 'cancel_receipt':
@@ -286,7 +336,10 @@ async fn stdio_good_exchange() {
         let r = sut.request(req).await.unwrap();
         bodies.push(r.body.type_name());
     }
-    assert_eq!(bodies, ["init_ok", "receipt_opened", "item", "receipt_closed", "error", "shutdown_ok"]);
+    assert_eq!(
+        bodies,
+        ["init_ok", "receipt_opened", "item", "items", "receipt_closed", "error", "shutdown_ok"]
+    );
     let status = sut.finish(Duration::from_secs(5)).await;
     assert!(status.contains("exit status: 0"), "{status}");
 }

@@ -246,6 +246,55 @@ fn other_semantic_errors() {
     }
 }
 
+/// MINI with its scan doubled into a batch `b` (steps 2 and 3), features `batch`.
+fn batch_mini() -> String {
+    let scan =
+        "[[steps]]\ndo = \"scan\"\ncode = { case = \"in-circulation\", group = \"milk\" }\nbatch = \"b\"\n";
+    let two = format!("{scan}\n{}", scan.replace("\"milk\" }", "\"water\" }"));
+    MINI.replace("level = \"MUST\"", "level = \"MUST\"\nfeatures = [\"batch\"]").replace(
+        "[[steps]]\ndo = \"scan\"\ncode = { case = \"in-circulation\", group = \"milk\" }\nexpect = { decision = \"accepted\" }\n",
+        &two,
+    )
+}
+
+#[test]
+fn batches_are_consecutive_scans_of_a_declared_feature() {
+    let ok = batch_mini();
+    let s =
+        load_str("t.toml", &format!("{ok}\n[[assert]]\nthat = \"receipt_1265_shared\"\nsteps = [2, 3]\n"))
+            .unwrap();
+    assert!(matches!(&s.steps[2].get_ref(), Step::Scan { batch: Some(b), .. } if b == "b"));
+    let cases = [
+        (ok.replace("features = [\"batch\"]", "features = []"), "batch \"b\": needs `batch` in features"),
+        (ok.replacen("batch = \"b\"\n", "batch = \"a\"\n", 1), "batch \"a\" has one scan"),
+        (ok.replace("batch = \"b\"", "batch = \" \""), "the label must not be empty"),
+        (
+            ok.replacen("batch = \"b\"\n", "batch = \"b\"\n\n[[steps]]\ndo = \"lm_sync\"\n", 1),
+            "batch \"b\" has one scan",
+        ),
+        (
+            ok.replace("[[steps]]\ndo = \"close\"", "[[steps]]\ndo = \"lm_sync\"\n\n[[steps]]\ndo = \"scan\"\ncode = { case = \"in-circulation\", group = \"beer\" }\nbatch = \"b\"\n\n[[steps]]\ndo = \"scan\"\ncode = { case = \"in-circulation\", group = \"lp\" }\nbatch = \"b\"\n\n[[steps]]\ndo = \"close\""),
+            "batch \"b\" already ran from step 2",
+        ),
+        (format!("{ok}\n[[faults]]\nat = 3\nclear = \"*\"\n"), "inside batch \"b\", which is sent at once"),
+        (
+            format!("{ok}\n[[assert]]\nthat = \"receipt_1265_shared\"\nsteps = [2]\n"),
+            "`steps` must name two or more scans of one batch",
+        ),
+        (
+            format!("{ok}\n[[assert]]\nthat = \"receipt_1265_shared\"\nsteps = [2, 4]\n"),
+            "it must be a scan or return step",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = err(&text);
+        assert!(got.contains(want), "{got:?} does not contain {want:?}");
+        assert!(got.starts_with("t.toml:"), "{got}");
+    }
+    // A fault at the batch's first step is fine.
+    load_str("t.toml", &format!("{ok}\n[[faults]]\nat = 2\nclear = \"*\"\n")).unwrap();
+}
+
 #[test]
 fn inline_world_is_checked_by_building_it() {
     let text = MINI.replace(

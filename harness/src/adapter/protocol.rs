@@ -35,6 +35,9 @@ pub enum Request {
     OpenReceipt(OpenReceipt),
     /// One scan at the POS; answered by `item`.
     Scan(Scan),
+    /// Several scans the POS is to check together, in one request (feature `batch`); answered by
+    /// `items`, one per scan, in order.
+    ScanBatch(ScanBatch),
     /// Pay and fiscalise the open receipt; answered by `receipt_closed`.
     CloseReceipt(CloseReceipt),
     /// Drop the open receipt; answered by `receipt_cancelled`.
@@ -247,6 +250,33 @@ pub struct Scan {
     pub fraction: Option<Fraction>,
 }
 
+/// One scan of a `scan_batch`: the fields of `scan` without the lane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchScan {
+    /// Standard base64 of the exact bytes the scanner sent (may contain GS, may be damaged).
+    pub scan_b64: String,
+    /// What the POS's catalogue says about the product.
+    pub product: Product,
+    /// Quantity in units of `product.measure` (1 for a piece).
+    pub quantity: f64,
+    /// Fractional quantity, when a part of a pack is sold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<Fraction>,
+}
+
+/// `scan_batch`: scans made in a row that the POS checks in one request (a basket of marked goods
+/// put down at once, a multi-code scan): the ТС ПИоТ or True API gets every code of the batch in one
+/// `codes` array, so the positions share one check and one tag 1265 (true-api.md §12.2 rule 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanBatch {
+    /// Lane id from `init`.
+    pub lane: String,
+    /// The scans, in the order the items must come back (at least two).
+    pub scans: Vec<BatchScan>,
+}
+
 /// Payment method of `close_receipt`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -297,6 +327,7 @@ impl Request {
             Request::Init(_) => "init",
             Request::OpenReceipt(_) => "open_receipt",
             Request::Scan(_) => "scan",
+            Request::ScanBatch(_) => "scan_batch",
             Request::CloseReceipt(_) => "close_receipt",
             Request::CancelReceipt(_) => "cancel_receipt",
             Request::Shutdown(_) => "shutdown",
@@ -309,6 +340,7 @@ impl Request {
             Request::Init(_) => "init_ok",
             Request::OpenReceipt(_) => "receipt_opened",
             Request::Scan(_) => "item",
+            Request::ScanBatch(_) => "items",
             Request::CloseReceipt(_) => "receipt_closed",
             Request::CancelReceipt(_) => "receipt_cancelled",
             Request::Shutdown(_) => "shutdown_ok",
@@ -338,6 +370,8 @@ pub enum ReplyBody {
     ReceiptOpened(Empty),
     /// Answer to `scan`.
     Item(Item),
+    /// Answer to `scan_batch`.
+    Items(Items),
     /// Answer to `close_receipt`.
     ReceiptClosed(ReceiptClosed),
     /// Answer to `cancel_receipt`.
@@ -349,8 +383,16 @@ pub enum ReplyBody {
 }
 
 /// All reply `type` tags of protocol v1.
-pub const REPLY_TYPES: &[&str] =
-    &["init_ok", "receipt_opened", "item", "receipt_closed", "receipt_cancelled", "shutdown_ok", "error"];
+pub const REPLY_TYPES: &[&str] = &[
+    "init_ok",
+    "receipt_opened",
+    "item",
+    "items",
+    "receipt_closed",
+    "receipt_cancelled",
+    "shutdown_ok",
+    "error",
+];
 
 impl ReplyBody {
     /// The `type` tag of this reply.
@@ -359,6 +401,7 @@ impl ReplyBody {
             ReplyBody::InitOk(_) => "init_ok",
             ReplyBody::ReceiptOpened(_) => "receipt_opened",
             ReplyBody::Item(_) => "item",
+            ReplyBody::Items(_) => "items",
             ReplyBody::ReceiptClosed(_) => "receipt_closed",
             ReplyBody::ReceiptCancelled(_) => "receipt_cancelled",
             ReplyBody::ShutdownOk(_) => "shutdown_ok",
@@ -458,6 +501,13 @@ pub struct Item {
     pub message: Option<String>,
 }
 
+/// `items`: the POS's decisions on the scans of a `scan_batch`, one per scan, in the same order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Items {
+    /// One decision per scan.
+    pub items: Vec<Item>,
+}
+
 /// `receipt_closed`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReceiptClosed {
@@ -518,11 +568,30 @@ pub fn parse_reply(raw: &[u8], expected_id: u64, request: &Request) -> Result<Re
         Ok(r) => r,
         Err(e) => return Err(ViolationKind::Malformed { reply_type: ty, error: e.to_string() }),
     };
-    if let ReplyBody::Item(Item { decision: Decision::Rejected, reason: None, .. }) = &reply.body {
+    let items: &[Item] = match &reply.body {
+        ReplyBody::Item(item) => std::slice::from_ref(item),
+        ReplyBody::Items(Items { items }) => items,
+        _ => &[],
+    };
+    if let Some(i) = items.iter().position(|i| i.decision == Decision::Rejected && i.reason.is_none()) {
+        let which =
+            if ty == "items" { format!("item {} of `items`", i + 1) } else { "a rejected item".into() };
         return Err(ViolationKind::Malformed {
             reply_type: ty,
-            error: "a rejected item must carry a `reason`".into(),
+            error: format!("{which} is rejected without a `reason`"),
         });
+    }
+    if let (Request::ScanBatch(batch), ReplyBody::Items(Items { items })) = (request, &reply.body) {
+        if items.len() != batch.scans.len() {
+            return Err(ViolationKind::Malformed {
+                reply_type: ty,
+                error: format!(
+                    "{} item(s) for a batch of {} scans: one per scan, in order",
+                    items.len(),
+                    batch.scans.len()
+                ),
+            });
+        }
     }
     Ok(reply)
 }

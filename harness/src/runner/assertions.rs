@@ -74,6 +74,16 @@ impl Judge<'_> {
                 Ok((n, code, span)) => self.with_item(n, &code, span, |item| self.matches_check(&code, span, item)),
                 Err(j) => j,
             },
+            Assertion::Receipt1265Shared { steps } => {
+                let mut found = Vec::new();
+                for r in steps {
+                    match step_code(r) {
+                        Ok(x) => found.push(x),
+                        Err(j) => return j,
+                    }
+                }
+                self.shared_1265(&found)
+            }
             Assertion::Receipt1265Contains { step, text } => match step_code(step) {
                 Ok((n, code, span)) => self.with_item(n, &code, span, |item| {
                     let values = values_1265(item);
@@ -325,6 +335,90 @@ impl Judge<'_> {
                 ),
                 self.code_excerpt(code, span.trace_before),
             )
+        }
+    }
+
+    /// The items of the steps `found` (number, code, span) carry one 1265 value, naming one check
+    /// (True API or ЛМ ЧЗ) whose codes include all of theirs.
+    fn shared_1265(&self, found: &[(usize, String, StepSpan)]) -> Judged {
+        if self.stack.kkt.is_none() {
+            return Judged::Error("this run has no KKT".into());
+        }
+        let mut values = Vec::new();
+        for (n, code, span) in found {
+            let Some(item) = receipt_item(self.stack, span.docs_before, code) else {
+                return miss(
+                    format!("no receipt made after step {n} has an item with its code {}", printable(code)),
+                    self.code_excerpt(code, span.trace_before),
+                );
+            };
+            match values_1265(&item).into_iter().next() {
+                Some(v) => values.push((*n, v)),
+                None => {
+                    return miss(
+                        format!("the item of step {n} in receipt #{} has no tag 1260 / 1265", item.fdn),
+                        self.code_excerpt(code, span.trace_before),
+                    )
+                }
+            }
+        }
+        let since = found.iter().map(|(_, _, s)| s.trace_before).min().unwrap_or(0);
+        let check_calls = |req_id: Option<&str>| {
+            let events: Vec<_> = events_after(self.stack, since)
+                .into_iter()
+                .filter(is_check_call)
+                .filter(|e| {
+                    req_id.is_none_or(|id| e.req_id.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(id)))
+                })
+                .collect();
+            excerpt(&events, self.start_ms)
+        };
+        let first = &values[0].1;
+        if values.iter().any(|(_, v)| v != first) {
+            let list: Vec<String> = values.iter().map(|(n, v)| format!("step {n}: {v:?}")).collect();
+            return miss(
+                format!(
+                    "the positions of one batch carry different 1265 values ({}); codes checked in one request \
+                     share its one 1265 (true-api.md §12.2 rule 2), so they were not checked together or the \
+                     stamps came from elsewhere",
+                    list.join("; ")
+                ),
+                check_calls(None),
+            );
+        }
+        let r = match parse_1265(first) {
+            Ok(r) => r,
+            Err(e) => return miss(format!("1265 {first:?} is malformed: {e}"), Vec::new()),
+        };
+        let covered: Vec<bool> = if let Some(online) = self.stack.reqlog.get(&r.req_id) {
+            found.iter().map(|(_, code, _)| online.codes.iter().any(|c| same_code(c, code))).collect()
+        } else {
+            let lm = self.stack.trace.events(&TraceFilter {
+                component: Some(markcert_emulators::lm::server::COMPONENT.into()),
+                since_seq: Some(since),
+                ..TraceFilter::default()
+            });
+            let Some(event) = lm.iter().rev().find(|e| e.req_id.as_deref() == Some(r.req_id.as_str())) else {
+                return miss(
+                    format!(
+                        "the shared 1265 names check {}, which no True API host or ЛМ ЧЗ issued",
+                        r.req_id
+                    ),
+                    check_calls(None),
+                );
+            };
+            found.iter().map(|(_, code, _)| concerns(event, code)).collect()
+        };
+        match found.iter().zip(&covered).find(|(_, c)| !**c) {
+            None => Judged::Holds,
+            Some(((n, code, _), _)) => miss(
+                format!(
+                    "the shared 1265 names check {}, whose codes do not include the code of step {n} ({})",
+                    r.req_id,
+                    printable(code)
+                ),
+                check_calls(Some(&r.req_id)),
+            ),
         }
     }
 

@@ -2,9 +2,9 @@
 //!
 //! [`Lane::run`] sends `init`, checks the declared features, then runs the steps in order: adapter
 //! messages for `open` / `scan` / `return` / `close` / `cancel`, and direct effects on the stack for
-//! `advance_clock`, `set_fault` / `clear_fault`, `lm_sync` and `wait`. The fault timeline is applied
-//! before each step. Replies are compared with each step's `expect`; a protocol violation stops the
-//! scenario. [`Lane::check_assertions`] then evaluates the `[[assert]]` tables it knows.
+//! `advance_clock`, `set_fault` / `clear_fault`, `lm_sync` and `wait`; the scans of a batch go as
+//! one `scan_batch`. The fault timeline is applied before each step. Replies are compared with each
+//! step's `expect`; a protocol violation stops the scenario. [`Lane::check_assertions`] then evaluates the `[[assert]]` tables it knows.
 
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
@@ -21,8 +21,8 @@ use super::resolve::{base64, product_for, resolve_code, scan_bytes};
 use super::verdict::{Failure, FailureKind, Verdict};
 use super::RunOptions;
 use crate::adapter::protocol::{
-    CancelReceipt, CloseReceipt, Init, Mode, OpenReceipt, Payment as WirePayment, PaymentMethod,
-    ReceiptKind as WireKind, ReplyBody, Request, Role, Scan, PROTOCOL_VERSION,
+    BatchScan, CancelReceipt, CloseReceipt, Init, Mode, OpenReceipt, Payment as WirePayment, PaymentMethod,
+    ReceiptKind as WireKind, ReplyBody, Request, Role, Scan, ScanBatch, PROTOCOL_VERSION,
 };
 use crate::adapter::{Adapter, AdapterClient, ProtocolViolation};
 use crate::scenario::{At, Decision, Expect, Feature, Payment, ReceiptKind, Scenario, Step, StepRef};
@@ -174,10 +174,12 @@ impl<'a> Lane<'a> {
         Ok(())
     }
 
-    /// Every step, in order, against `driver`.
+    /// Every step, in order, against `driver`; the scans of a batch go together as one `scan_batch`
+    /// and share one span of the trace.
     pub(crate) async fn run_steps(&mut self, mut driver: Driver<'_>) -> Result<(), Stop> {
-        for (i, step) in self.scenario.steps.iter().enumerate() {
-            let n = i + 1;
+        let mut n = 1;
+        while n <= self.scenario.steps.len() {
+            let last = self.batch_end(n);
             self.apply_timeline(Some(n))?;
             self.docs_seen = record::docs_last(self.stack, self.docs_seen);
             let before = StepSpan {
@@ -185,20 +187,46 @@ impl<'a> Lane<'a> {
                 docs_before: self.docs_seen,
                 ..StepSpan::default()
             };
-            self.record.spans.insert(n, before);
+            for k in n..=last {
+                self.record.spans.insert(k, before);
+            }
             let misses_before = self.verdict.failures.len();
-            let result = self.step(&mut driver, n, step.get_ref()).await;
+            let result = if last > n {
+                match &mut driver {
+                    Driver::Pos(sut) => self.scan_batch(sut, n..=last).await,
+                    Driver::Tspiot(_) => Err(wrong_role()),
+                }
+            } else {
+                self.step(&mut driver, n, self.scenario.steps[n - 1].get_ref()).await
+            };
             let span = StepSpan {
                 trace_after: record::trace_last(self.stack),
                 world_end_ms: self.stack.clock.now_ms(),
                 ..before
             };
-            self.record.spans.insert(n, span);
+            for k in n..=last {
+                self.record.spans.insert(k, span);
+            }
             self.attach_excerpts(misses_before, span);
             result?;
+            n = last + 1;
         }
         self.apply_timeline(None)?;
         Ok(())
+    }
+
+    /// The last step of the batch starting at step `n` (`n` itself when it starts none).
+    fn batch_end(&self, n: usize) -> usize {
+        let label = |k: usize| match self.scenario.steps.get(k.wrapping_sub(1)).map(|s| s.get_ref()) {
+            Some(Step::Scan { batch: Some(b), .. }) => Some(b.as_str()),
+            _ => None,
+        };
+        let Some(b) = label(n) else { return n };
+        let mut last = n;
+        while label(last + 1) == Some(b) {
+            last += 1;
+        }
+        last
     }
 
     /// Applies the timeline entries due before step `next` (`None`: after the last step), and
@@ -357,15 +385,7 @@ impl<'a> Lane<'a> {
                 self.expect_plain(n, "receipt_cancelled", &reply.body);
             }
             Step::Scan { code, scanner, price_kopecks, quantity, fraction, expect, .. } => {
-                let code = resolve_code(&self.world(), code).map_err(|e| Stop::Harness(e.to_string()))?;
-                self.record.codes.insert(n, (code.clone(), *price_kopecks));
-                let fraction = match fraction.as_deref().map(crate::scenario::model::parse_fraction) {
-                    None => None,
-                    Some(Ok((numerator, denominator))) => {
-                        Some(crate::adapter::protocol::Fraction { numerator, denominator })
-                    }
-                    Some(Err(e)) => return Err(Stop::Harness(e)),
-                };
+                let (code, fraction) = self.scan_code(n, code, *price_kopecks, fraction.as_deref())?;
                 let q = quantity.unwrap_or(1.0);
                 self.scan(sut, n, &code, scanner.as_deref(), *price_kopecks, (q, fraction), expect).await?;
             }
@@ -449,6 +469,38 @@ impl<'a> Lane<'a> {
         }
     }
 
+    /// Step `n`'s code, resolved and recorded (with its price), and its fraction in wire form.
+    fn scan_code(
+        &mut self,
+        n: usize,
+        code: &crate::scenario::CodeRef,
+        price: Option<u64>,
+        fraction: Option<&str>,
+    ) -> Result<(String, Option<crate::adapter::protocol::Fraction>), Stop> {
+        let code = resolve_code(&self.world(), code).map_err(|e| Stop::Harness(e.to_string()))?;
+        self.record.codes.insert(n, (code.clone(), price));
+        let fraction = match fraction.map(crate::scenario::model::parse_fraction) {
+            None => None,
+            Some(Ok((numerator, denominator))) => {
+                Some(crate::adapter::protocol::Fraction { numerator, denominator })
+            }
+            Some(Err(e)) => return Err(Stop::Harness(e)),
+        };
+        Ok((code, fraction))
+    }
+
+    /// What step `n`'s `scan` sends: the code, its bytes as the scanner delivers them, the product.
+    fn scan_input(
+        &self,
+        n: usize,
+        code: &str,
+        scanner: Option<&str>,
+        price: Option<u64>,
+    ) -> Result<(Vec<u8>, crate::adapter::protocol::Product), Stop> {
+        let bytes = scan_bytes(code, scanner, self.opts.seed, n).map_err(|e| Stop::Harness(e.to_string()))?;
+        Ok((bytes, product_for(&self.world(), code, price)))
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn scan(
         &mut self,
@@ -460,15 +512,76 @@ impl<'a> Lane<'a> {
         (quantity, fraction): (f64, Option<crate::adapter::protocol::Fraction>),
         expect: &Option<Expect>,
     ) -> Result<(), Stop> {
-        let bytes = scan_bytes(code, scanner, self.opts.seed, n).map_err(|e| Stop::Harness(e.to_string()))?;
-        let product = product_for(&self.world(), code, price);
+        let (bytes, product) = self.scan_input(n, code, scanner, price)?;
         let price = product.price_kopecks;
         let body = Scan { lane: LANE_ID.into(), scan_b64: base64(&bytes), product, quantity, fraction };
         let reply = sut.request(Request::Scan(body)).await.map_err(Stop::Violation)?;
-        let (actual, message) = match &reply.body {
-            ReplyBody::Item(item) => {
-                if item.decision == Decision::Accepted {
-                    self.receipt_total += (price as f64 * quantity).round() as u64;
+        let answer = match &reply.body {
+            ReplyBody::Item(item) => Ok(item),
+            ReplyBody::Error(e) => Err((format!("error {}", e.code), e.text.clone())),
+            other => Err((other.type_name().to_string(), String::new())),
+        };
+        self.judge_item(n, price, quantity, answer, expect.as_ref());
+        Ok(())
+    }
+
+    /// The scan steps `steps` (one batch) as one `scan_batch`; each item is judged by its step.
+    async fn scan_batch(
+        &mut self,
+        sut: &mut Adapter,
+        steps: std::ops::RangeInclusive<usize>,
+    ) -> Result<(), Stop> {
+        let mut scans = Vec::new();
+        let mut judged = Vec::new();
+        for n in steps {
+            let Step::Scan { code, scanner, price_kopecks, quantity, fraction, expect, .. } =
+                self.scenario.steps[n - 1].get_ref()
+            else {
+                return Err(Stop::Harness(format!("step {n} is in a batch but is not a scan")));
+            };
+            let (code, fraction) = self.scan_code(n, code, *price_kopecks, fraction.as_deref())?;
+            let quantity = quantity.unwrap_or(1.0);
+            let (bytes, product) = self.scan_input(n, &code, scanner.as_deref(), *price_kopecks)?;
+            judged.push((n, product.price_kopecks, quantity, expect.clone()));
+            scans.push(BatchScan { scan_b64: base64(&bytes), product, quantity, fraction });
+        }
+        let body = ScanBatch { lane: LANE_ID.into(), scans };
+        let reply = sut.request(Request::ScanBatch(body)).await.map_err(Stop::Violation)?;
+        for (i, (n, price, quantity, expect)) in judged.into_iter().enumerate() {
+            let answer = match &reply.body {
+                ReplyBody::Items(items) => {
+                    items.items.get(i).ok_or_else(|| ("no item".to_string(), String::new()))
+                }
+                ReplyBody::Error(e) => Err((format!("error {}", e.code), e.text.clone())),
+                other => Err((other.type_name().to_string(), String::new())),
+            };
+            self.judge_item(n, price, quantity, answer, expect.as_ref());
+        }
+        Ok(())
+    }
+
+    /// Step `n`'s item (or what came instead: the reply type, or `error CODE`, and its text) against
+    /// its `expect`; an accepted item adds to the receipt total.
+    fn judge_item(
+        &mut self,
+        n: usize,
+        price: u64,
+        quantity: f64,
+        answer: Result<&crate::adapter::protocol::Item, (String, String)>,
+        expect: Option<&Expect>,
+    ) {
+        if let Ok(item) = answer {
+            if item.decision == Decision::Accepted {
+                self.receipt_total += (price as f64 * quantity).round() as u64;
+            }
+        }
+        let Some(expect) = expect else { return };
+        let (actual, message) = match answer {
+            Ok(item) => {
+                if item.decision == expect.decision
+                    && (expect.reason.is_none() || item.reason == expect.reason)
+                {
+                    return;
                 }
                 let actual = match item.reason {
                     Some(r) if item.decision == Decision::Rejected => format!("rejected/{}", reason_name(r)),
@@ -476,31 +589,12 @@ impl<'a> Lane<'a> {
                 };
                 (actual, item.message.clone().unwrap_or_default())
             }
-            ReplyBody::Error(e) => (format!("error {}", e.code), e.text.clone()),
-            other => (other.type_name().to_string(), String::new()),
+            Err(other) => other,
         };
-        if let Some(expect) = expect {
-            let ok = match &reply.body {
-                ReplyBody::Item(item) => {
-                    item.decision == expect.decision
-                        && (expect.reason.is_none() || item.reason == expect.reason)
-                }
-                _ => false,
-            };
-            if !ok {
-                self.verdict.push(
-                    FailureKind::Missed,
-                    Failure {
-                        step: Some(n),
-                        expected: expect_text(expect),
-                        actual,
-                        message,
-                        trace: Vec::new(),
-                    },
-                );
-            }
-        }
-        Ok(())
+        self.verdict.push(
+            FailureKind::Missed,
+            Failure { step: Some(n), expected: expect_text(expect), actual, message, trace: Vec::new() },
+        );
     }
 
     /// A step without `expect`: the SUT must answer with `want`, not `error`.
@@ -640,5 +734,6 @@ pub fn feature_name(f: Feature) -> &'static str {
         Feature::Returns => "returns",
         Feature::Weighted => "weighted",
         Feature::Fractional => "fractional",
+        Feature::Batch => "batch",
     }
 }

@@ -133,6 +133,8 @@ pub enum Feature {
     Weighted,
     /// Fractional quantities of marked goods.
     Fractional,
+    /// Several scans checked together in one request (`scan_batch`).
+    Batch,
 }
 
 /// `[world]`: a base world plus inline additions.
@@ -398,6 +400,10 @@ pub enum Step {
         /// Part of a piece package sold (`"1/10"`: tags 1293/1294; needs feature `fractional`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fraction: Option<String>,
+        /// Batch label: consecutive `scan` steps with the same label go to the SUT as one
+        /// `scan_batch` (needs feature `batch`), to be checked in one request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<String>,
         /// Expected decision.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expect: Option<Expect>,
@@ -743,6 +749,13 @@ pub enum Assertion {
         /// A `scan` or `return` step.
         step: StepRef,
     },
+    /// The receipt items of these steps (scans of one batch) carry one and the same tag 1265, and it
+    /// names one check whose codes include every one of theirs (true-api.md §12.2 rule 2).
+    #[serde(rename = "receipt_1265_shared")]
+    Receipt1265Shared {
+        /// Two or more `scan` steps.
+        steps: Vec<StepRef>,
+    },
     /// The receipt item of a step has a tag 1265 containing this text (e.g. `&Inst=`).
     #[serde(rename = "receipt_1265_contains")]
     Receipt1265Contains {
@@ -832,6 +845,7 @@ impl Assertion {
         match self {
             Assertion::CheckBeforeSell { .. } => "check_before_sell",
             Assertion::Receipt1265MatchesCheck { .. } => "receipt_1265_matches_check",
+            Assertion::Receipt1265Shared { .. } => "receipt_1265_shared",
             Assertion::Receipt1265Contains { .. } => "receipt_1265_contains",
             Assertion::No1260 { .. } => "no_1260",
             Assertion::NoCalls { .. } => "no_calls",
@@ -852,6 +866,7 @@ impl Assertion {
             | Assertion::Receipt1265Contains { step, .. }
             | Assertion::No1260 { step }
             | Assertion::CodeNotInAnyReceipt { step } => vec![(step, true)],
+            Assertion::Receipt1265Shared { steps } => steps.iter().map(|s| (s, true)).collect(),
             Assertion::NoCalls { after_step, .. } => vec![(after_step, false)],
             Assertion::Calls { from_step, to_step, .. } => {
                 let mut v = vec![(from_step, false)];

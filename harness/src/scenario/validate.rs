@@ -76,8 +76,14 @@ pub fn validate(s: &Scenario, text: &str, base_dir: Option<&Path>) -> Result<(),
         let FaultEvent { at, set, clear } = event.get_ref();
         let here = format!("fault {}", i + 1);
         if let At::Step(r) = at {
-            if resolve(r).is_none() {
+            let Some(n) = resolve(r) else {
                 return Err(cx.err(span, format!("{here}: `at` refers to {r}, which does not exist")));
+            };
+            if let Some(b) = batch_of(s, n).filter(|b| batch_of(s, n - 1) == Some(*b)) {
+                return Err(cx.err(
+                    span,
+                    format!("{here}: `at` refers to {r}, inside batch \"{b}\", which is sent at once: use its first step"),
+                ));
             }
         }
         match (set, clear) {
@@ -132,6 +138,19 @@ pub fn validate(s: &Scenario, text: &str, base_dir: Option<&Path>) -> Result<(),
                         i + 1,
                         a.name(),
                         s.steps[n - 1].get_ref().name()
+                    ),
+                ));
+            }
+        }
+        if let Assertion::Receipt1265Shared { steps } = a {
+            let batches: Vec<Option<&str>> =
+                steps.iter().map(|r| resolve(r).and_then(|n| batch_of(s, n))).collect();
+            if steps.len() < 2 || batches.iter().any(|b| b.is_none() || *b != batches[0]) {
+                return Err(cx.err(
+                    assertion.span(),
+                    format!(
+                        "assert {} (receipt_1265_shared): `steps` must name two or more scans of one batch",
+                        i + 1
                     ),
                 ));
             }
@@ -402,6 +421,7 @@ fn check_steps<'a>(
             _ => {}
         }
     }
+    check_batches(cx, s)?;
     if let Some((_, at)) = open {
         let last = &s.steps[s.steps.len() - 1];
         return Err(
@@ -409,6 +429,53 @@ fn check_steps<'a>(
         );
     }
     Ok(labels)
+}
+
+/// The batch label of step `n` (from 1), if it is a batched scan.
+pub(crate) fn batch_of(s: &Scenario, n: usize) -> Option<&str> {
+    match s.steps.get(n.checked_sub(1)?)?.get_ref() {
+        Step::Scan { batch: Some(b), .. } => Some(b.as_str()),
+        _ => None,
+    }
+}
+
+/// Batches: consecutive `scan` steps with one label, at least two, feature `batch` declared, and a
+/// label used by one run of steps only.
+fn check_batches(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
+    let mut finished: HashMap<&str, usize> = HashMap::new();
+    let mut run: Option<(&str, usize, usize)> = None; // label, first step, count
+    for n in 1..=s.steps.len() + 1 {
+        let label = batch_of(s, n);
+        if let Some((open, first, count)) = run {
+            if label == Some(open) {
+                run = Some((open, first, count + 1));
+                continue;
+            }
+            if count < 2 {
+                return Err(cx.err(
+                    s.steps[first - 1].span(),
+                    format!("step {first} (scan): batch \"{open}\" has one scan; a batch needs at least two in a row"),
+                ));
+            }
+            finished.insert(open, first);
+            run = None;
+        }
+        let Some(label) = label else { continue };
+        let err = |m: String| cx.err(s.steps[n - 1].span(), format!("step {n} (scan): {m}"));
+        if label.trim().is_empty() {
+            return Err(err("batch: the label must not be empty".into()));
+        }
+        if !s.features.contains(&Feature::Batch) {
+            return Err(err(format!("batch \"{label}\": needs `batch` in features")));
+        }
+        if let Some(first) = finished.get(label) {
+            return Err(err(format!(
+                "batch \"{label}\" already ran from step {first}: the scans of a batch must be consecutive"
+            )));
+        }
+        run = Some((label, n, 1));
+    }
+    Ok(())
 }
 
 fn check_code_ref(code: &CodeRef, default_base: bool, inline_cases: &HashSet<String>) -> Result<(), String> {
