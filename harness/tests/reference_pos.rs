@@ -131,3 +131,34 @@ fn receipt_assertions_fail_when_false_of_real_receipts() {
     assert!(missed[4].1.contains("no receipt made after step 3"), "{}", missed[4].1);
     assert!(r.failures.iter().any(|f| !f.trace.is_empty()), "misses quote the trace: {r:#?}");
 }
+
+/// A batch whose positions do not share one 1265 (the mutant re-checks each code on its own) misses
+/// `receipt_1265_shared`, naming both values; the reference passes the same scenario.
+#[test]
+fn receipt_1265_shared_fails_when_a_batch_is_rechecked_per_code() {
+    let s = markcert::scenario::load_builtin()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id.get_ref() == "req-1265-batch")
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pass = rt.block_on(run_scenario(&s, &RunOptions::new(reference_pos())));
+    assert_eq!(pass.outcome, Outcome::Pass, "{pass:#?}");
+
+    let mutant = Sut::Program {
+        program: env!("CARGO_BIN_EXE_markcert").into(),
+        args: vec!["reference-pos".into(), "--mutant".into(), "batch-recheck-per-code".into()],
+        label: "batch-recheck-per-code".into(),
+    };
+    let r = rt.block_on(run_scenario(&s, &RunOptions::new(mutant)));
+    assert_eq!(r.outcome, Outcome::Fail, "{r:#?}");
+    let shared = r.failures.iter().find(|f| f.expected == "receipt_1265_shared").expect("shared 1265 missed");
+    assert!(
+        shared.message.contains("step 2: \"UUID=") && shared.message.contains("step 3: \"UUID="),
+        "{}",
+        shared.message
+    );
+    assert!(!shared.trace.is_empty(), "the miss quotes the checks: {shared:#?}");
+    // One request for the basket was asserted too: the mutant made three.
+    assert!(r.failures.iter().any(|f| f.expected == "calls" && f.message.starts_with("3 call(s)")), "{r:#?}");
+}

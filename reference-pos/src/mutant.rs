@@ -69,6 +69,8 @@ pub enum Mutant {
     RefuseOfflineAnswers,
     /// `plain-http-to-tspiot`: the ТС ПИоТ is called over plain HTTP even when its URL is HTTPS.
     PlainHttpToTspiot,
+    /// `batch-recheck-per-code`: each position of a batch takes the stamps of its own re-check.
+    BatchRecheckPerCode,
 }
 
 /// A mutant's name (kebab-case, as `--mutant` takes it) and its defect in one line.
@@ -194,6 +196,13 @@ const ALL: &[(Mutant, MutantInfo)] = &[
     (
         Mutant::PlainHttpToTspiot,
         info("plain-http-to-tspiot", "calls the ТС ПИоТ over plain http:// even when its POS API is HTTPS"),
+    ),
+    (
+        Mutant::BatchRecheckPerCode,
+        info(
+            "batch-recheck-per-code",
+            "re-checks each code of a batch on its own and writes that check's 1265, not the batch's shared one",
+        ),
     ),
 ];
 

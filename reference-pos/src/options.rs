@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::mutant::Mutant;
 
 /// What a scenario may rely on this POS to do (declared in `init_ok`).
-pub const ALL_FEATURES: &[&str] = &["tspiot", "direct", "lm-fallback", "returns", "weighted", "fractional"];
+pub const ALL_FEATURES: &[&str] =
+    &["tspiot", "direct", "lm-fallback", "returns", "weighted", "fractional", "batch"];
 
 /// The clock expiry dates are judged against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

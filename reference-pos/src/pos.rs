@@ -1,6 +1,6 @@
 //! The POS itself: one [`Pos`] answers every adapter request in turn — `init` (endpoints, mode, the
 //! KKT's shift), `open_receipt`, `scan` (repair → permissive-mode check → decision → KKT check →
-//! position), `close_receipt` (fiscalise on the KKT, then in direct mode register the codes in the
+//! position), `scan_batch` (the same, the codes checked together in one request), `close_receipt` (fiscalise on the KKT, then in direct mode register the codes in the
 //! ЛМ ЧЗ), `cancel_receipt` and `shutdown`. Owns the session and the open receipts; every rule it
 //! applies lives in its own module (`repair`, `check`, `decision`, `requisite`, `kkt`, `receipt`).
 //! The mutants of the scan flow and of the evidence (`strip-gs-before-check`, `no-decline`,
@@ -27,8 +27,8 @@ use crate::log;
 use crate::mutant::Mutant;
 use crate::options::{ExpiryClock, Options};
 use crate::protocol::{
-    CancelReceipt, CloseReceipt, Incoming, Init, Mode, OpenReceipt, Reason, ReceiptKind, Reply, ReplyBody,
-    Request, Scan, PROTOCOL_VERSION,
+    CancelReceipt, CloseReceipt, Incoming, Init, Mode, OpenReceipt, Product, Reason, ReceiptKind, Reply,
+    ReplyBody, Request, Scan, ScanBatch, PROTOCOL_VERSION,
 };
 use crate::receipt::{
     is_last_part, plan_quantity, planned_status, position_sum, sell_task, validation_request, Item, Quantity,
@@ -57,17 +57,52 @@ enum Checker {
 impl Checker {
     /// The check of one code (product group `pg` when known), ended by `deadline`.
     async fn check(&self, code: &Subject, pg: Option<u16>, deadline: Instant) -> Answer {
+        let answers = self.check_many(std::slice::from_ref(code), &[pg], deadline).await;
+        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("no answer"))
+    }
+
+    /// The check of `codes` together, in one request (their product groups `pgs` when known): one
+    /// answer per code, in order. In direct mode the codes True API could not answer go to the ЛМ ЧЗ
+    /// together, in one `outCheck`.
+    async fn check_many(&self, codes: &[Subject], pgs: &[Option<u16>], deadline: Instant) -> Vec<Answer> {
         match self {
-            Checker::TsPiot(t) => t.check(code, pg, deadline).await,
-            Checker::Direct { cdn, lm } => match (cdn.check(code, deadline).await, lm) {
-                (Answer::Unavailable { why }, Some(lm)) => match lm.out_check(code, deadline).await {
-                    Answer::Unavailable { why: lm_why } => Answer::unavailable(format!("{why}; {lm_why}")),
-                    offline => offline,
-                },
-                (answer, _) => answer,
-            },
+            Checker::TsPiot(t) => t.check_many(codes, pgs, deadline).await,
+            Checker::Direct { cdn, lm } => {
+                let mut answers = cdn.check_many(codes, deadline).await;
+                let Some(lm) = lm else { return answers };
+                let fallback: Vec<usize> = (0..answers.len())
+                    .filter(|&i| matches!(answers[i], Answer::Unavailable { .. }))
+                    .collect();
+                if fallback.is_empty() {
+                    return answers;
+                }
+                let subjects: Vec<Subject> = fallback.iter().map(|&i| codes[i].clone()).collect();
+                let offline = lm.out_check_many(&subjects, deadline).await;
+                for (&i, lm_answer) in fallback.iter().zip(offline) {
+                    answers[i] = match (&answers[i], lm_answer) {
+                        (Answer::Unavailable { why }, Answer::Unavailable { why: lm_why }) => {
+                            Answer::unavailable(format!("{why}; {lm_why}"))
+                        }
+                        (_, offline) => offline,
+                    };
+                }
+                answers
+            }
         }
     }
+}
+
+/// A scan ready for its check: what [`Pos::prepare`] settled.
+struct Prepared {
+    product: Product,
+    kind: ReceiptKind,
+    q: Quantity,
+    code: MarkingCode,
+    sent: String,
+    repairs: Vec<String>,
+    sum: u64,
+    subject: Subject,
+    pg: Option<u16>,
 }
 
 /// What `init` set up.
@@ -206,6 +241,7 @@ impl Pos {
             Request::Init(init) => self.on_init(*init).await,
             Request::OpenReceipt(m) => self.on_open(m).await,
             Request::Scan(m) => self.on_scan(*m).await,
+            Request::ScanBatch(m) => self.on_scan_batch(m).await,
             Request::CloseReceipt(m) => self.on_close(m).await,
             Request::CancelReceipt(m) => self.on_cancel(m).await,
             Request::Shutdown => Ok(ReplyBody::ShutdownOk),
@@ -327,6 +363,66 @@ impl Pos {
     /// `scan`: repair → check → decide → KKT → position.
     async fn on_scan(&mut self, m: Scan) -> Result<ReplyBody, StepError> {
         let deadline = Instant::now() + self.opts.timeouts.scan_budget;
+        let lane = m.lane.clone();
+        let p = match self.prepare(m, &[])? {
+            Ok(p) => p,
+            Err(refusal) => return Ok(refusal),
+        };
+        let answer = self.session()?.checker.check(&p.subject, p.pg, deadline).await;
+        self.finish(&lane, p, answer, deadline).await
+    }
+
+    /// `scan_batch`: every scan repaired, the usable codes checked together in one request, then
+    /// each decided and put on the KKT in order, as `scan` does. Positions checked together carry
+    /// the one 1265 of that check (true-api.md §12.2 rule 2).
+    async fn on_scan_batch(&mut self, m: ScanBatch) -> Result<ReplyBody, StepError> {
+        let budget = self.opts.timeouts.scan_budget;
+        let deadline =
+            Instant::now() + budget.saturating_mul(u32::try_from(m.scans.len().max(1)).unwrap_or(1));
+        if m.scans.is_empty() {
+            return Err(StepError::BadRequest("scan_batch: no scans".into()));
+        }
+        let mut slots: Vec<Result<Prepared, ReplyBody>> = Vec::with_capacity(m.scans.len());
+        for b in m.scans {
+            let earlier: Vec<&str> =
+                slots.iter().filter_map(|s| s.as_ref().ok()).map(|p| p.sent.as_str()).collect();
+            let slot = self.prepare(Scan::of_batch(&m.lane, b), &earlier)?;
+            slots.push(slot);
+        }
+        let (subjects, pgs): (Vec<Subject>, Vec<Option<u16>>) =
+            slots.iter().filter_map(|s| s.as_ref().ok()).map(|p| (p.subject.clone(), p.pg)).unzip();
+        let mut answers = if subjects.is_empty() {
+            Vec::new()
+        } else {
+            self.session()?.checker.check_many(&subjects, &pgs, deadline).await
+        }
+        .into_iter();
+        let mut items = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let reply = match slot {
+                Err(refusal) => refusal,
+                Ok(p) => {
+                    let answer = answers.next().unwrap_or_else(|| Answer::unavailable("no answer"));
+                    let answer = if self.opts.has(Mutant::BatchRecheckPerCode) {
+                        // Mutant `batch-recheck-per-code`: the batch answer decides, but every position
+                        // is checked once more on its own right before it is added, and takes that
+                        // check's stamps — so the positions of one batch carry different 1265 values.
+                        self.session()?.checker.check(&p.subject, p.pg, deadline).await
+                    } else {
+                        answer
+                    };
+                    self.finish(&m.lane, p, answer, deadline).await?
+                }
+            };
+            items.push(reply.into_item());
+        }
+        Ok(ReplyBody::Items { items })
+    }
+
+    /// The part of a scan settled before any check: the receipt, the quantity, the repaired code,
+    /// duplicates (in the receipt and among `earlier` codes of the same batch), the position's sum,
+    /// what is sent to the check. `Ok(Err(reply))` refuses the scan with that reply.
+    fn prepare(&self, m: Scan, earlier: &[&str]) -> Result<Result<Prepared, ReplyBody>, StepError> {
         let raw = decode_scan(&m.scan_b64)
             .ok_or_else(|| StepError::BadRequest("scan_b64 is not standard base64".into()))?;
         self.session()?;
@@ -334,27 +430,28 @@ impl Pos {
         let kind = receipt.kind;
         let q = match plan_quantity(&m.product.measure, m.quantity, m.fraction) {
             Ok(q) => q,
-            Err(msg) => return Ok(ReplyBody::rejected(Reason::Other, msg)),
+            Err(msg) => return Ok(Err(ReplyBody::rejected(Reason::Other, msg))),
         };
         let repaired = match repair(&raw, &self.opts) {
             Ok(r) => r,
-            Err(e) => return Ok(ReplyBody::rejected(Reason::Format, e.to_string())),
+            Err(e) => return Ok(Err(ReplyBody::rejected(Reason::Format, e.to_string()))),
         };
         let code = repaired.code;
         let sent = repaired.sent;
         if !repaired.repairs.is_empty() || !repaired.warnings.is_empty() {
             self.say(&format!("scan repaired: {:?}; warnings: {:?}", repaired.repairs, repaired.warnings));
         }
-        if self.opts.reject_duplicates && receipt.contains(code.as_str()) {
-            return Ok(ReplyBody::rejected(
+        if self.opts.reject_duplicates
+            && (receipt.contains(code.as_str()) || earlier.contains(&sent.as_str()))
+        {
+            return Ok(Err(ReplyBody::rejected(
                 Reason::Other,
                 "Этот код уже есть в чеке: повторное сканирование",
-            ));
+            )));
         }
         let Some(sum) = position_sum(m.product.price_kopecks, &q) else {
-            return Ok(ReplyBody::rejected(Reason::Other, "Недопустимая цена или сумма позиции"));
+            return Ok(Err(ReplyBody::rejected(Reason::Other, "Недопустимая цена или сумма позиции")));
         };
-
         let subject = if self.opts.has(Mutant::StripGsBeforeCheck) {
             // Mutant `strip-gs-before-check`: everything from the first ⟨GS⟩ on is cut off "for the
             // check", so only the КИ is sent (the KKT still gets the whole code).
@@ -365,7 +462,29 @@ impl Pos {
             Subject::of(&code)
         };
         let pg = product_group(&code, self.groups.get(code.gtin()).map(Vec::as_slice));
-        let answer = self.session()?.checker.check(&subject, pg, deadline).await;
+        Ok(Ok(Prepared {
+            product: m.product,
+            kind,
+            q,
+            code,
+            sent,
+            repairs: repaired.repairs,
+            sum,
+            subject,
+            pg,
+        }))
+    }
+
+    /// The part of a scan after its check: decide on `answer`, check the code on the KKT, add the
+    /// position to the receipt on `lane`.
+    async fn finish(
+        &mut self,
+        lane: &str,
+        p: Prepared,
+        answer: Answer,
+        deadline: Instant,
+    ) -> Result<ReplyBody, StepError> {
+        let Prepared { product, kind, q, code, sent, repairs, sum, subject, .. } = p;
         self.say(&format!("check of {}: {}", printable(&subject.code), describe(&answer)));
         let answer = match answer {
             // Mutant `emergency-as-unavailable`: only HTTP 200 counts as an answer; 203 is an error.
@@ -385,7 +504,7 @@ impl Pos {
         let groups_hint = self.groups.get(code.gtin()).cloned().unwrap_or_else(|| infer_groups(&code));
         let ctx = SaleContext {
             kind,
-            price_kopecks: m.product.price_kopecks,
+            price_kopecks: product.price_kopecks,
             is_block: code.layout() == Layout::TobaccoBlock,
             now_ms: machine_now_ms(),
             groups_hint,
@@ -403,7 +522,7 @@ impl Pos {
         if let (Some(kkt), true) = (&kkt, self.opts.has(Mutant::NoDecline)) {
             // Mutant `no-decline`: the KKT check is begun right after the scan, before the decision
             // (and a code the decision bans is then left without acceptMarkingCode or declineMarkingCode).
-            if let Some(r) = self.receipts.get_mut(&m.lane) {
+            if let Some(r) = self.receipts.get_mut(lane) {
                 r.kkt_touched = true;
             }
             match kkt.start(&request, kkt_deadline).await {
@@ -432,7 +551,7 @@ impl Pos {
 
         let mut check_result = None;
         if let Some(kkt) = kkt {
-            if let Some(r) = self.receipts.get_mut(&m.lane) {
+            if let Some(r) = self.receipts.get_mut(lane) {
                 r.kkt_touched = true;
             }
             let decline = self.opts.policy.decline_sale_stopped;
@@ -451,13 +570,13 @@ impl Pos {
             }
         }
 
-        let message = accepted_message(&evidence, &repaired.repairs);
+        let message = accepted_message(&evidence, &repairs);
         let item = Item {
             code: sent,
             ki: code.ki().to_string(),
-            name: m.product.name,
-            price_kopecks: m.product.price_kopecks,
-            vat: m.product.vat,
+            name: product.name,
+            price_kopecks: product.price_kopecks,
+            vat: product.vat,
             last_part: is_last_part(&q, inner, sold),
             quantity: q,
             sum_kopecks: sum,
@@ -466,9 +585,9 @@ impl Pos {
             evidence,
             excise: groups.iter().any(|g| self.opts.policy.excise_groups.contains(g)),
         };
-        match self.receipts.get_mut(&m.lane) {
+        match self.receipts.get_mut(lane) {
             Some(r) => r.items.push(item),
-            None => return Err(StepError::NoReceipt(m.lane)),
+            None => return Err(StepError::NoReceipt(lane.to_string())),
         }
         Ok(ReplyBody::accepted(message))
     }

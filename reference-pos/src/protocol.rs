@@ -193,6 +193,43 @@ pub struct Scan {
     pub fraction: Option<Fraction>,
 }
 
+/// One scan of `scan_batch` (the fields of `scan` without the lane).
+#[derive(Clone, Debug, Deserialize)]
+pub struct BatchScan {
+    /// Standard base64 of the bytes the scanner delivered.
+    pub scan_b64: String,
+    /// What is sold.
+    pub product: Product,
+    /// Quantity in units of `product.measure`.
+    #[serde(default = "default_quantity")]
+    pub quantity: f64,
+    /// A part of a pack.
+    #[serde(default)]
+    pub fraction: Option<Fraction>,
+}
+
+/// `scan_batch`: scans to check together, in one request.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ScanBatch {
+    /// Lane id.
+    pub lane: String,
+    /// The scans; the items come back in this order.
+    pub scans: Vec<BatchScan>,
+}
+
+impl Scan {
+    /// The scan of a batch on `lane`.
+    pub fn of_batch(lane: &str, b: BatchScan) -> Scan {
+        Scan {
+            lane: lane.to_string(),
+            scan_b64: b.scan_b64,
+            product: b.product,
+            quantity: b.quantity,
+            fraction: b.fraction,
+        }
+    }
+}
+
 fn default_quantity() -> f64 {
     1.0
 }
@@ -241,6 +278,8 @@ pub enum Request {
     OpenReceipt(OpenReceipt),
     /// `scan`.
     Scan(Box<Scan>),
+    /// `scan_batch`.
+    ScanBatch(ScanBatch),
     /// `close_receipt`.
     CloseReceipt(CloseReceipt),
     /// `cancel_receipt`.
@@ -302,6 +341,7 @@ fn typed(ty: &str, value: Value) -> Result<Request, StepError> {
         "init" => Request::Init(Box::new(read(ty, value)?)),
         "open_receipt" => Request::OpenReceipt(read(ty, value)?),
         "scan" => Request::Scan(Box::new(read(ty, value)?)),
+        "scan_batch" => Request::ScanBatch(read(ty, value)?),
         "close_receipt" => Request::CloseReceipt(read(ty, value)?),
         "cancel_receipt" => Request::CancelReceipt(read(ty, value)?),
         "shutdown" => Request::Shutdown,
@@ -404,6 +444,11 @@ pub enum ReplyBody {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// Answer to `scan_batch`: one item per scan, in order.
+    Items {
+        /// The items.
+        items: Vec<ItemReply>,
+    },
     /// Answer to `close_receipt`.
     ReceiptClosed {
         /// Tag 1040 of the receipt.
@@ -422,7 +467,38 @@ pub enum ReplyBody {
     },
 }
 
+/// One item of an `items` reply (the fields of an `item` reply).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ItemReply {
+    /// Accepted or rejected.
+    pub decision: Decision,
+    /// Why, when rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// For the cashier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 impl ReplyBody {
+    /// The item of an `item` reply; any other reply (an `error` to a scan) as a rejected item with
+    /// reason `other`.
+    pub fn into_item(self) -> ItemReply {
+        match self {
+            ReplyBody::Item { decision, reason, message } => ItemReply { decision, reason, message },
+            ReplyBody::Error { code, text } => ItemReply {
+                decision: Decision::Rejected,
+                reason: Some(Reason::Other),
+                message: Some(format!("{code}: {text}")),
+            },
+            other => ItemReply {
+                decision: Decision::Rejected,
+                reason: Some(Reason::Other),
+                message: Some(format!("unexpected {other:?}")),
+            },
+        }
+    }
+
     /// An accepted item.
     pub fn accepted(message: Option<String>) -> ReplyBody {
         ReplyBody::Item { decision: Decision::Accepted, reason: None, message }
@@ -480,6 +556,34 @@ mod tests {
         assert_eq!(r.to_line(), r#"{"type":"error","code":"x","text":"y"}"#);
         let r = Reply { in_reply_to: Some(1), body: ReplyBody::accepted(None) };
         assert_eq!(r.to_line(), r#"{"in_reply_to":1,"type":"item","decision":"accepted"}"#);
+        let items = vec![
+            ReplyBody::accepted(None).into_item(),
+            ReplyBody::rejected(Reason::Sold, "Продан").into_item(),
+            ReplyBody::Error { code: "kkt".into(), text: "busy".into() }.into_item(),
+        ];
+        let r = Reply { in_reply_to: Some(4), body: ReplyBody::Items { items } };
+        assert_eq!(
+            serde_json::from_str::<Value>(&r.to_line()).unwrap(),
+            json!({"in_reply_to":4,"type":"items","items":[{"decision":"accepted"},
+                {"decision":"rejected","reason":"sold","message":"Продан"},
+                {"decision":"rejected","reason":"other","message":"kkt: busy"}]})
+        );
+    }
+
+    #[test]
+    fn scan_batch_is_read_with_its_scans_in_order() {
+        let line = br#"{"id":4,"type":"scan_batch","lane":"lane-1","scans":[
+            {"scan_b64":"QQ==","product":{"name":"a","price_kopecks":1,"vat":"vat20","measure":"piece"}},
+            {"scan_b64":"Qg==","product":{"name":"b","price_kopecks":2,"vat":"vat10","measure":"piece"},"quantity":2.0}]}"#;
+        let Ok(Request::ScanBatch(b)) =
+            parse_line(&line.iter().copied().filter(|c| *c != b'\n').collect::<Vec<_>>()).request
+        else {
+            panic!("not a scan_batch")
+        };
+        let names: Vec<(&str, f64)> = b.scans.iter().map(|s| (s.product.name.as_str(), s.quantity)).collect();
+        assert_eq!(names, [("a", 1.0), ("b", 2.0)]);
+        let scan = Scan::of_batch("lane-1", b.scans[1].clone());
+        assert_eq!((scan.lane.as_str(), scan.scan_b64.as_str()), ("lane-1", "Qg=="));
     }
 
     #[test]

@@ -46,6 +46,7 @@ fn message() -> impl Strategy<Value = Value> {
         Just("fraction".to_string()),
         Just("payment".to_string()),
         Just("kind".to_string()),
+        Just("scans".to_string()),
         "[a-z_]{0,8}",
     ];
     let leaf = prop_oneof![
@@ -56,6 +57,7 @@ fn message() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop_oneof![
             Just("scan"),
+            Just("scan_batch"),
             Just("open_receipt"),
             Just("close_receipt"),
             Just("cancel_receipt"),
@@ -143,6 +145,10 @@ async fn broken_messages_after_init_each_get_a_reply_and_the_pos_survives() {
         b"{\"id\":109,\"type\":\"close_receipt\",\"lane\":\"lane-1\",\"payment\":{\"method\":\"cash\",\"amount_kopecks\":123456789012345678901234567890}}",
         b"{\"id\":110,\"type\":\"open_receipt\",\"lane\":\"lane-1\",\"kind\":\"gift\"}",
         b"{\"id\":111,\"type\":\"init\",\"protocol_version\":1}",
+        b"{\"id\":112,\"type\":\"scan_batch\",\"lane\":\"lane-1\"}",
+        b"{\"id\":113,\"type\":\"scan_batch\",\"lane\":\"lane-1\",\"scans\":[]}",
+        b"{\"id\":114,\"type\":\"scan_batch\",\"lane\":\"lane-1\",\"scans\":[{\"scan_b64\":7}]}",
+        b"{\"id\":115,\"type\":\"scan_batch\",\"lane\":\"lane-1\",\"scans\":{\"scan_b64\":\"QQ==\"}}",
         b"\xff\xfe\xfd",
     ];
     for line in errors {
@@ -177,10 +183,32 @@ async fn broken_messages_after_init_each_get_a_reply_and_the_pos_survives() {
         );
     }
 
+    // A batch with an unreadable scan and a code scanned twice: one item per scan, each refusal on its
+    // own; the good code is accepted once.
+    let (c2, product2) = code(&stack, "in-circulation", MILK, 1);
+    let good2 = base64::engine::general_purpose::STANDARD.encode(c2.as_bytes());
+    let reply = pos
+        .send(json!({"type":"scan_batch","lane":"lane-1","scans":[
+            {"scan_b64":good2,"product":product2,"quantity":1.0},
+            {"scan_b64":"","product":product2,"quantity":1.0},
+            {"scan_b64":good2,"product":product2,"quantity":1.0}]}))
+        .await;
+    let decisions: Vec<(&str, &str)> = reply["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| (i["decision"].as_str().unwrap_or("?"), i["reason"].as_str().unwrap_or("-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(reply["type"], "items", "{reply}");
+    assert_eq!(decisions, [("accepted", "-"), ("rejected", "format"), ("rejected", "other")], "{reply}");
+
     // Still a working POS.
     let item = pos.scan(c.as_bytes(), &product).await;
     assert_eq!(item["decision"], "accepted", "{item}");
-    pos.close("cash", product["price_kopecks"].as_u64().unwrap()).await;
+    let total = product["price_kopecks"].as_u64().unwrap() + product2["price_kopecks"].as_u64().unwrap();
+    pos.close("cash", total).await;
     pos.shutdown().await;
     stack.shutdown().await;
 }

@@ -163,6 +163,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ret-lm-return.toml", include_str!("../../../scenarios/ret-lm-return.toml")),
     ("cdn-legacy-410.toml", include_str!("../../../scenarios/cdn-legacy-410.toml")),
     ("t-cdn-list-change.toml", include_str!("../../../scenarios/t-cdn-list-change.toml")),
+    ("req-1265-batch-direct.toml", include_str!("../../../scenarios/req-1265-batch-direct.toml")),
+    ("req-1265-batch-offline.toml", include_str!("../../../scenarios/req-1265-batch-offline.toml")),
+    ("req-1265-batch.toml", include_str!("../../../scenarios/req-1265-batch.toml")),
 ];
 
 /// The embedded suite as (file name, text) pairs.

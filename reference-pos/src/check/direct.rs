@@ -32,6 +32,9 @@ pub const CODES_CHECK: &str = "/api/v4/true-api/codes/check";
 /// Least time worth starting a call with.
 const MIN_CALL: Duration = Duration::from_millis(20);
 
+/// Codes per `codes/check` request (true-api.md §5: `trueapi.max_codes`, 100 by default).
+pub const MAX_CODES: usize = 100;
+
 /// One usable CDN host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Host {
@@ -59,8 +62,8 @@ struct CdnState {
 /// What one host said about one check.
 #[derive(Debug, PartialEq, Eq)]
 enum HostOutcome {
-    /// Final: the answer (result, emergency, or an error that forbids switching hosts).
-    Done(Box<Answer>),
+    /// Final: the answers, one per code (result, emergency, or an error that forbids switching hosts).
+    Done(Vec<Answer>),
     /// Block this host and try the next.
     Block(String),
     /// The online budget is spent.
@@ -244,7 +247,7 @@ impl Inner {
     }
 
     /// One host, with its one retry.
-    async fn ask_host(&self, host: &str, body: &Value, code: &Subject, deadline: Instant) -> HostOutcome {
+    async fn ask_host(&self, host: &str, body: &Value, codes: &[Subject], deadline: Instant) -> HostOutcome {
         let mut retried = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -267,30 +270,31 @@ impl Inner {
                 Ok(t) => t,
                 Err(e) => return HostOutcome::Block(format!("answer broken off: {e}")),
             };
-            let answer = match classify(status, &text) {
-                Status::Ok => read_check(&text, code),
-                Status::Emergency => Answer::Emergency { source: "True API" },
-                Status::Auth => {
-                    Answer::unavailable(format!("True API refused the credentials (401): {}", excerpt(&text)))
-                }
-                Status::Request => Answer::Refused {
+            let all = |a: Answer| vec![a; codes.len()];
+            let answers = match classify(status, &text) {
+                Status::Ok => read_check(&text, codes),
+                Status::Emergency => all(Answer::Emergency { source: "True API" }),
+                Status::Auth => all(Answer::unavailable(format!(
+                    "True API refused the credentials (401): {}",
+                    excerpt(&text)
+                ))),
+                Status::Request => all(Answer::Refused {
                     why: format!("True API refused the request (HTTP {status}): {}", excerpt(&text)),
-                },
+                }),
                 Status::RetryThenBlock | Status::CrossBorder if !retried => {
                     retried = true;
                     continue;
                 }
                 Status::CrossBorder => {
-                    Answer::unavailable("the cross-border check service is unavailable (5000)")
+                    all(Answer::unavailable("the cross-border check service is unavailable (5000)"))
                 }
                 Status::RetryThenBlock => return HostOutcome::Block(format!("HTTP {status} twice")),
             };
-            return HostOutcome::Done(Box::new(answer));
+            return HostOutcome::Done(answers);
         }
     }
 }
 
-/// What an HTTP status means to the client (true-api.md §8).
 #[derive(Debug, PartialEq, Eq)]
 enum Status {
     /// 200: read the body.
@@ -328,32 +332,42 @@ fn is_5000(body: &str) -> bool {
     })
 }
 
-/// A 200 body of `codes/check`: the result about `code`, or no usable answer (request-level error,
-/// missing `reqId`/`reqTimestamp`, code absent).
-fn read_check(text_body: &str, code: &Subject) -> Answer {
+/// A 200 body of `codes/check`: the result about each of `codes` (in order, all with the answer's one
+/// `reqId`/`reqTimestamp`), or no usable answer (request-level error, missing stamps, code absent).
+fn read_check(text_body: &str, codes: &[Subject]) -> Vec<Answer> {
+    let all = |a: Answer| vec![a; codes.len()];
     let v: Value = match serde_json::from_str(text_body) {
         Ok(v) => v,
-        Err(e) => return Answer::unavailable(format!("True API answered unreadable JSON: {e}")),
+        Err(e) => return all(Answer::unavailable(format!("True API answered unreadable JSON: {e}"))),
     };
     let request_code = v.get("code").and_then(Value::as_i64).unwrap_or(0);
     if request_code != 0 {
         let d = text(&v, "description").unwrap_or_default();
-        return Answer::unavailable(format!("True API request-level error {request_code}: {}", excerpt(&d)));
+        return all(Answer::unavailable(format!(
+            "True API request-level error {request_code}: {}",
+            excerpt(&d)
+        )));
     }
-    let Some(codes) = v.get("codes").and_then(Value::as_array) else {
-        return Answer::unavailable("True API answer without codes");
+    let Some(found) = v.get("codes").and_then(Value::as_array) else {
+        return all(Answer::unavailable("True API answer without codes"));
     };
-    let Some(c) = find_code(codes, &code.code, &code.ki) else {
-        return Answer::unavailable("the True API answer says nothing about this code");
+    let (Some(req_id), Some(time)) =
+        (text(&v, "reqId"), v.get("reqTimestamp").and_then(Timestamp::from_json))
+    else {
+        return all(Answer::unavailable("True API answer without a usable reqId / reqTimestamp"));
     };
-    let req_id = text(&v, "reqId");
-    let time = v.get("reqTimestamp").and_then(Timestamp::from_json);
-    match (req_id, time) {
-        (Some(req_id), Some(time)) => {
-            Answer::Online { code: Box::new(CodeAnswer::from_json(c)), req_id, time, source: "True API" }
-        }
-        _ => Answer::unavailable("True API answer without a usable reqId / reqTimestamp"),
-    }
+    codes
+        .iter()
+        .map(|code| match find_code(found, &code.code, &code.ki) {
+            Some(c) => Answer::Online {
+                code: Box::new(CodeAnswer::from_json(c)),
+                req_id: req_id.clone(),
+                time: time.clone(),
+                source: "True API",
+            },
+            None => Answer::unavailable("the True API answer says nothing about this code"),
+        })
+        .collect()
 }
 
 impl DirectClient {
@@ -387,27 +401,44 @@ impl DirectClient {
 
     /// The online check of `code` (§13.3 `check`), within the online budget and `deadline`.
     pub async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
-        let inner = &self.inner;
-        let budget_end = Instant::now().checked_add(inner.timeouts.online_budget).unwrap_or(deadline);
+        let answers = self.check_many(std::slice::from_ref(code), deadline).await;
+        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("True API: no answer"))
+    }
+
+    /// The online check of `codes` together: one request per [`MAX_CODES`] of them (true-api.md §5),
+    /// the host algorithm as for one code; one answer per code, in order.
+    pub async fn check_many(&self, codes: &[Subject], deadline: Instant) -> Vec<Answer> {
+        let budget_end = Instant::now().checked_add(self.inner.timeouts.online_budget).unwrap_or(deadline);
         let deadline = deadline.min(budget_end);
-        let mut body = json!({ "codes": [code.code] });
+        let mut answers = Vec::with_capacity(codes.len());
+        for chunk in codes.chunks(MAX_CODES) {
+            answers.extend(self.check_chunk(chunk, deadline).await);
+        }
+        answers
+    }
+
+    async fn check_chunk(&self, codes: &[Subject], deadline: Instant) -> Vec<Answer> {
+        let inner = &self.inner;
+        let all = |a: Answer| vec![a; codes.len()];
+        let list: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
+        let mut body = json!({ "codes": list });
         if let Some(fn_serial) = &inner.fn_serial {
             body["fiscalDriveNumber"] = json!(fn_serial);
         }
         let candidates = inner.candidates();
         if candidates.is_empty() {
             inner.on_all_blocked();
-            return Answer::unavailable("no CDN host available (all blocked or unhealthy)");
+            return all(Answer::unavailable("no CDN host available (all blocked or unhealthy)"));
         }
         for host in candidates {
-            match inner.ask_host(&host, &body, code, deadline).await {
-                HostOutcome::Done(answer) => return *answer,
+            match inner.ask_host(&host, &body, codes, deadline).await {
+                HostOutcome::Done(answers) => return answers,
                 HostOutcome::Block(why) => inner.block(&host, &why),
-                HostOutcome::OutOfTime => return Answer::unavailable("True API: online budget spent"),
+                HostOutcome::OutOfTime => return all(Answer::unavailable("True API: online budget spent")),
             }
         }
         inner.on_all_blocked();
-        Answer::unavailable("every CDN host failed")
+        all(Answer::unavailable("every CDN host failed"))
     }
 }
 
@@ -438,14 +469,32 @@ mod tests {
         let code = Subject::of(&markcert_codes::parse(b"0104612345000438215aZ;q0\x1d93Jm4t").unwrap());
         let ok = r#"{"code":0,"description":"ok","codes":[{"cis":"0104612345000438215aZ;q0\u001d93Jm4t","valid":true}],
             "reqId":"a70a9fd2-2f2d-4846-babf-cd0492f6e047","reqTimestamp":1767225600123}"#;
-        assert!(matches!(read_check(ok, &code), Answer::Online { .. }));
+        assert!(matches!(read_check(ok, std::slice::from_ref(&code))[..], [Answer::Online { .. }]));
         for bad in [
             r#"{"code":7,"description":"nope"}"#,
             r#"{"code":0,"codes":[{"cis":"0104612345000438215aZ;q0\u001d93Jm4t"}]}"#,
             r#"{"code":0,"codes":[],"reqId":"r","reqTimestamp":1}"#,
             "<html>",
         ] {
-            assert!(matches!(read_check(bad, &code), Answer::Unavailable { .. }), "{bad}");
+            let answers = read_check(bad, &[code.clone(), code.clone()]);
+            assert!(
+                answers.len() == 2 && answers.iter().all(|a| matches!(a, Answer::Unavailable { .. })),
+                "{bad}"
+            );
+        }
+        // Two codes in one answer share its reqId; a code the answer omits has no answer.
+        let other =
+            Subject::of(&markcert_codes::parse(b"0104612345000674215Gh:2kP=vX8r%\x1d93Nf6d").unwrap());
+        let missing =
+            Subject { code: "0104600000000000215zzzzzz".into(), ki: "0104600000000000215zzzzzz".into() };
+        let two = r#"{"code":0,"codes":[{"cis":"0104612345000674215Gh:2kP=vX8r%\u001d93Nf6d"},
+            {"cis":"0104612345000438215aZ;q0\u001d93Jm4t"}],"reqId":"r-2","reqTimestamp":5}"#;
+        match &read_check(two, &[code, other, missing])[..] {
+            [Answer::Online { req_id: a, .. }, Answer::Online { req_id: b, .. }, Answer::Unavailable { .. }] =>
+            {
+                assert_eq!((a.as_str(), b.as_str()), ("r-2", "r-2"));
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -61,28 +61,37 @@ impl LmClient {
 
     /// `outCheck` of `code` (its КИ is sent), giving up at `deadline`.
     pub async fn out_check(&self, code: &Subject, deadline: Instant) -> Answer {
-        let ki = code.ki.as_str();
+        let answers = self.out_check_many(std::slice::from_ref(code), deadline).await;
+        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("ЛМ ЧЗ: no answer"))
+    }
+
+    /// `outCheck` of `codes` together (their КИ in one `cis_list`), giving up at `deadline`: one
+    /// answer per code, in order.
+    pub async fn out_check_many(&self, codes: &[Subject], deadline: Instant) -> Vec<Answer> {
+        let all = |a: Answer| vec![a; codes.len()];
+        let kis: Vec<&str> = codes.iter().map(|c| c.ki.as_str()).collect();
+        let v2: Vec<Value> = kis.iter().map(|ki| json!({ "cis": ki })).collect();
         let calls = [
-            ("/api/v2/cis/outCheck", json!({"cis_list": [{"cis": ki}]})),
-            ("/api/v1/cis/outCheck", json!({"cis_list": [ki]})),
+            ("/api/v2/cis/outCheck", json!({ "cis_list": v2 })),
+            ("/api/v1/cis/outCheck", json!({ "cis_list": kis })),
         ];
         for (path, body) in calls {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining < MIN_CALL {
-                return Answer::unavailable("ЛМ ЧЗ: no time left for the check");
+                return all(Answer::unavailable("ЛМ ЧЗ: no time left for the check"));
             }
             let response = match self.post(path, &body, self.timeout.min(remaining)).send().await {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => return Answer::unavailable("ЛМ ЧЗ did not answer in time"),
-                Err(e) => return Answer::unavailable(format!("ЛМ ЧЗ unreachable: {e}")),
+                Err(e) if e.is_timeout() => return all(Answer::unavailable("ЛМ ЧЗ did not answer in time")),
+                Err(e) => return all(Answer::unavailable(format!("ЛМ ЧЗ unreachable: {e}"))),
             };
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
-            match status {
+            return all(match status {
                 200 => {
                     return match serde_json::from_str::<Value>(&text) {
-                        Ok(v) => read_out_check(&v, ki),
-                        Err(e) => Answer::unavailable(format!("ЛМ ЧЗ answered unreadable JSON: {e}")),
+                        Ok(v) => kis.iter().map(|ki| read_out_check(&v, ki)).collect(),
+                        Err(e) => all(Answer::unavailable(format!("ЛМ ЧЗ answered unreadable JSON: {e}"))),
                     }
                 }
                 404 => continue,
@@ -90,17 +99,17 @@ impl LmClient {
                     let code = serde_json::from_str::<Value>(&text)
                         .ok()
                         .and_then(|v| v.get("errorCode").or_else(|| v.get("code")).and_then(Value::as_i64));
-                    return match code {
+                    match code {
                         Some(4045) => Answer::unavailable("ЛМ ЧЗ is not ready (4045: not initialised)"),
                         Some(4050) => Answer::unavailable("ЛМ ЧЗ is out of sync (4050: no sync for 72 h)"),
                         _ => Answer::unavailable(format!("ЛМ ЧЗ refused the request: {}", excerpt(&text))),
-                    };
+                    }
                 }
-                401 => return Answer::unavailable("ЛМ ЧЗ refused the credentials (401)"),
-                s => return Answer::unavailable(format!("ЛМ ЧЗ answered HTTP {s}: {}", excerpt(&text))),
-            }
+                401 => Answer::unavailable("ЛМ ЧЗ refused the credentials (401)"),
+                s => Answer::unavailable(format!("ЛМ ЧЗ answered HTTP {s}: {}", excerpt(&text))),
+            });
         }
-        Answer::unavailable("ЛМ ЧЗ has no outCheck endpoint (404)")
+        all(Answer::unavailable("ЛМ ЧЗ has no outCheck endpoint (404)"))
     }
 
     /// Register a fiscalised sale (`/api/v2/cis/sell`) or return (`/api/v2/cis/return`) of `kis`.

@@ -38,16 +38,22 @@ pub struct TsPiotClient {
     version: Arc<AtomicU8>,
 }
 
-/// The `codes/check` body of one code in API `version`: v1/v2 `{"codes":["<base64>"]}`, v3
-/// `{"codes":[{"cis":"<base64>","pg":N}]}` (`pg` only when known); both with `client_info`.
-pub fn check_body(version: u8, code: &str, pg: Option<u16>, client_info: &Value) -> Value {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(code.as_bytes());
-    let entry = match (version, pg) {
-        (3, Some(pg)) => json!({ "cis": b64, "pg": pg }),
-        (3, None) => json!({ "cis": b64 }),
-        _ => Value::String(b64),
-    };
-    json!({ "codes": [entry], "client_info": client_info })
+/// The `codes/check` body of `codes` (each with its product group when known) in API `version`:
+/// v1/v2 `{"codes":["<base64>", …]}`, v3 `{"codes":[{"cis":"<base64>","pg":N}, …]}` (`pg` only when
+/// known); both with `client_info`.
+pub fn check_body(version: u8, codes: &[(&str, Option<u16>)], client_info: &Value) -> Value {
+    let entries: Vec<Value> = codes
+        .iter()
+        .map(|(code, pg)| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(code.as_bytes());
+            match (version, pg) {
+                (3, Some(pg)) => json!({ "cis": b64, "pg": pg }),
+                (3, None) => json!({ "cis": b64 }),
+                _ => Value::String(b64),
+            }
+        })
+        .collect();
+    json!({ "codes": entries, "client_info": client_info })
 }
 
 impl TsPiotClient {
@@ -101,33 +107,46 @@ impl TsPiotClient {
 
     /// Check `code` (product group `pg` when known: sent in v3), giving up at `deadline`.
     pub async fn check(&self, code: &Subject, pg: Option<u16>, deadline: Instant) -> Answer {
+        let answers = self.check_many(std::slice::from_ref(code), &[pg], deadline).await;
+        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("ТС ПИоТ: no answer"))
+    }
+
+    /// Check `codes` together in one request (their product groups `pgs`, in the same order, when
+    /// known), giving up at `deadline`: one answer per code, in order. A status that is not 200 is the
+    /// answer about every code.
+    pub async fn check_many(&self, codes: &[Subject], pgs: &[Option<u16>], deadline: Instant) -> Vec<Answer> {
+        let all = |a: Answer| vec![a; codes.len()];
+        let entries: Vec<(&str, Option<u16>)> =
+            codes.iter().enumerate().map(|(i, c)| (c.code.as_str(), pgs.get(i).copied().flatten())).collect();
         let mut retried = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining < MIN_CALL {
-                return Answer::unavailable("ТС ПИоТ: no time left for the check");
+                return all(Answer::unavailable("ТС ПИоТ: no time left for the check"));
             }
             let version = self.api_version();
-            let body = check_body(version, &code.code, pg, &self.client_info);
+            let body = check_body(version, &entries, &self.client_info);
             let url = format!("{}/api/v{version}/codes/check", self.url);
             let sent = self.http.post(&url).json(&body).timeout(self.timeout.min(remaining)).send().await;
             let response = match sent {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => return Answer::unavailable("ТС ПИоТ did not answer in time"),
-                Err(e) => return Answer::unavailable(format!("ТС ПИоТ unreachable: {e}")),
+                Err(e) if e.is_timeout() => {
+                    return all(Answer::unavailable("ТС ПИоТ did not answer in time"))
+                }
+                Err(e) => return all(Answer::unavailable(format!("ТС ПИоТ unreachable: {e}"))),
             };
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
             match status {
                 200 => {
                     return match serde_json::from_str::<Value>(&text) {
-                        Ok(v) => read_answer(&v, &code.code, &code.ki),
-                        Err(e) => {
-                            Answer::unavailable(format!("ТС ПИоТ answered 200 with unreadable JSON: {e}"))
-                        }
+                        Ok(v) => codes.iter().map(|c| read_answer(&v, &c.code, &c.ki)).collect(),
+                        Err(e) => all(Answer::unavailable(format!(
+                            "ТС ПИоТ answered 200 with unreadable JSON: {e}"
+                        ))),
                     }
                 }
-                203 => return Answer::Emergency { source: "ТС ПИоТ" },
+                203 => return all(Answer::Emergency { source: "ТС ПИоТ" }),
                 404 if version > 1 => {
                     // An older ТС ПИоТ: the next older API, for this and every later check.
                     let _ = self.version.compare_exchange(
@@ -142,8 +161,10 @@ impl TsPiotClient {
                     let pause = self.backoff.min(deadline.saturating_duration_since(Instant::now()));
                     tokio::time::sleep(pause).await;
                 }
-                514 => return Answer::unavailable("ТС ПИоТ: no answer from ГИС МТ nor ЛМ ЧЗ (514)"),
-                s => return Answer::unavailable(format!("ТС ПИоТ answered HTTP {s}: {}", excerpt(&text))),
+                514 => return all(Answer::unavailable("ТС ПИоТ: no answer from ГИС МТ nor ЛМ ЧЗ (514)")),
+                s => {
+                    return all(Answer::unavailable(format!("ТС ПИоТ answered HTTP {s}: {}", excerpt(&text))))
+                }
             }
         }
     }
@@ -256,10 +277,22 @@ mod tests {
     fn request_bodies_per_version() {
         let ci = json!({"name":"n","version":"1","id":"i","token":"t"});
         let b64 = "MDEwNDYxMjM0NTAwMDQzODIxNWFaO3EwHTkzSm00dA==";
-        assert_eq!(check_body(2, MILK, Some(8), &ci), json!({"codes":[b64],"client_info":ci}));
-        assert_eq!(check_body(1, MILK, None, &ci), json!({"codes":[b64],"client_info":ci}));
-        assert_eq!(check_body(3, MILK, Some(8), &ci), json!({"codes":[{"cis":b64,"pg":8}],"client_info":ci}));
-        assert_eq!(check_body(3, MILK, None, &ci), json!({"codes":[{"cis":b64}],"client_info":ci}));
+        assert_eq!(check_body(2, &[(MILK, Some(8))], &ci), json!({"codes":[b64],"client_info":ci}));
+        assert_eq!(check_body(1, &[(MILK, None)], &ci), json!({"codes":[b64],"client_info":ci}));
+        assert_eq!(
+            check_body(3, &[(MILK, Some(8))], &ci),
+            json!({"codes":[{"cis":b64,"pg":8}],"client_info":ci})
+        );
+        assert_eq!(check_body(3, &[(MILK, None)], &ci), json!({"codes":[{"cis":b64}],"client_info":ci}));
+        // A batch: every code in one array, in order, each with its own group.
+        assert_eq!(
+            check_body(3, &[(MILK, Some(8)), ("x", None)], &ci),
+            json!({"codes":[{"cis":b64,"pg":8},{"cis":"eA=="}],"client_info":ci})
+        );
+        assert_eq!(
+            check_body(2, &[(MILK, None), ("x", Some(3))], &ci),
+            json!({"codes":[b64,"eA=="],"client_info":ci})
+        );
     }
 
     /// A fake ТС ПИоТ on loopback: `answer(method, path, body)` gives (status, body); every request
@@ -426,6 +459,39 @@ mod tests {
         assert_eq!(c.api_version(), 3);
         let n = log.lock().unwrap().iter().filter(|l| l.contains("codes/check")).count();
         assert_eq!(n, 1, "400: no retry");
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_one_request_and_every_code_is_read_from_its_answer() {
+        const WATER: &str = "0104612345000674215Gh:2kP=vX8r%\u{1d}93Nf6d";
+        let (url, log) = fake_tspiot(|_, path, body| match (path, body["codes"].as_array().map(Vec::len)) {
+            ("/api/v3/codes/check", Some(2)) => (
+                200,
+                json!({"codesResponse":[{"code":0,"codes":[{"cis":WATER,"valid":true},{"cis":MILK,"valid":true}],
+                    "reqId":"r-1","reqTimestamp":7,"isCheckedOffline":false}]}),
+            ),
+            _ => (400, json!({})),
+        })
+        .await;
+        let c = client(&url);
+        let water = Subject { code: WATER.into(), ki: "0104612345000674215Gh:2kP=vX8r%".into() };
+        let answers = c.check_many(&[subject(), water], &[Some(8), None], soon()).await;
+        let ids: Vec<&str> = answers
+            .iter()
+            .map(|a| match a {
+                Answer::Online { req_id, code, .. } if code.valid => req_id.as_str(),
+                _ => "not online",
+            })
+            .collect();
+        assert_eq!(ids, ["r-1", "r-1"]);
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log.len(), 1, "one request for the batch: {log:?}");
+        assert!(log[0].contains("\"pg\":8"), "{log:?}");
+
+        // A status about the request is the answer about every code of it.
+        let (url, _) = fake_tspiot(|_, _, _| (203, json!({}))).await;
+        let answers = client(&url).check_many(&[subject(), subject()], &[None, None], soon()).await;
+        assert!(answers.len() == 2 && answers.iter().all(|a| matches!(a, Answer::Emergency { .. })));
     }
 
     #[test]
