@@ -338,6 +338,16 @@ impl Judge<'_> {
         }
     }
 
+    /// The last ЛМ ЧЗ call after trace event `since` that answered with check `req_id`.
+    fn lm_check(&self, req_id: &str, since: u64) -> Option<markcert_emulators::trace::TraceEvent> {
+        let filter = TraceFilter {
+            component: Some(markcert_emulators::lm::server::COMPONENT.into()),
+            since_seq: Some(since),
+            ..TraceFilter::default()
+        };
+        self.stack.trace.events(&filter).into_iter().rev().find(|e| e.req_id.as_deref() == Some(req_id))
+    }
+
     /// The items of the steps `found` (number, code, span) carry one 1265 value, naming one check
     /// (True API or ЛМ ЧЗ) whose codes include all of theirs.
     fn shared_1265(&self, found: &[(usize, String, StepSpan)]) -> Judged {
@@ -393,12 +403,7 @@ impl Judge<'_> {
         let covered: Vec<bool> = if let Some(online) = self.stack.reqlog.get(&r.req_id) {
             found.iter().map(|(_, code, _)| online.codes.iter().any(|c| same_code(c, code))).collect()
         } else {
-            let lm = self.stack.trace.events(&TraceFilter {
-                component: Some(markcert_emulators::lm::server::COMPONENT.into()),
-                since_seq: Some(since),
-                ..TraceFilter::default()
-            });
-            let Some(event) = lm.iter().rev().find(|e| e.req_id.as_deref() == Some(r.req_id.as_str())) else {
+            let Some(event) = self.lm_check(&r.req_id, since) else {
                 return miss(
                     format!(
                         "the shared 1265 names check {}, which no True API host or ЛМ ЧЗ issued",
@@ -407,7 +412,7 @@ impl Judge<'_> {
                     check_calls(None),
                 );
             };
-            found.iter().map(|(_, code, _)| concerns(event, code)).collect()
+            found.iter().map(|(_, code, _)| concerns(&event, code)).collect()
         };
         match found.iter().zip(&covered).find(|(_, c)| !**c) {
             None => Judged::Holds,
@@ -480,12 +485,7 @@ impl Judge<'_> {
             }
             return Judged::Holds;
         }
-        let lm = self.stack.trace.events(&TraceFilter {
-            component: Some(markcert_emulators::lm::server::COMPONENT.into()),
-            since_seq: Some(span.trace_before),
-            ..TraceFilter::default()
-        });
-        let Some(event) = lm.iter().rev().find(|e| e.req_id.as_deref() == Some(r.req_id.as_str())) else {
+        let Some(event) = self.lm_check(&r.req_id, span.trace_before) else {
             return miss(
                 format!(
                     "1265 of receipt #{} names check {}, which no True API host or ЛМ ЧЗ issued during this scan",
@@ -494,7 +494,7 @@ impl Judge<'_> {
                 self.code_excerpt(code, span.trace_before),
             );
         };
-        if !concerns(event, code) {
+        if !concerns(&event, code) {
             return miss(
                 format!("1265 of receipt #{} names ЛМ ЧЗ check {}, made for other codes", item.fdn, r.req_id),
                 trace,

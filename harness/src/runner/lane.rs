@@ -217,13 +217,9 @@ impl<'a> Lane<'a> {
 
     /// The last step of the batch starting at step `n` (`n` itself when it starts none).
     fn batch_end(&self, n: usize) -> usize {
-        let label = |k: usize| match self.scenario.steps.get(k.wrapping_sub(1)).map(|s| s.get_ref()) {
-            Some(Step::Scan { batch: Some(b), .. }) => Some(b.as_str()),
-            _ => None,
-        };
-        let Some(b) = label(n) else { return n };
+        let Some(b) = self.scenario.batch_of(n) else { return n };
         let mut last = n;
-        while label(last + 1) == Some(b) {
+        while self.scenario.batch_of(last + 1) == Some(b) {
             last += 1;
         }
         last

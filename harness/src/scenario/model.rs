@@ -107,6 +107,16 @@ pub enum Profile {
     Long,
 }
 
+impl Scenario {
+    /// The batch label of step `n` (from 1), when it is a scan of a batch.
+    pub fn batch_of(&self, n: usize) -> Option<&str> {
+        match self.steps.get(n.checked_sub(1)?)?.get_ref() {
+            Step::Scan { batch: Some(b), .. } => Some(b.as_str()),
+            _ => None,
+        }
+    }
+}
+
 /// A role the harness plays against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -79,7 +79,7 @@ pub fn validate(s: &Scenario, text: &str, base_dir: Option<&Path>) -> Result<(),
             let Some(n) = resolve(r) else {
                 return Err(cx.err(span, format!("{here}: `at` refers to {r}, which does not exist")));
             };
-            if let Some(b) = batch_of(s, n).filter(|b| batch_of(s, n - 1) == Some(*b)) {
+            if let Some(b) = s.batch_of(n).filter(|b| s.batch_of(n - 1) == Some(*b)) {
                 return Err(cx.err(
                     span,
                     format!("{here}: `at` refers to {r}, inside batch \"{b}\", which is sent at once: use its first step"),
@@ -144,7 +144,7 @@ pub fn validate(s: &Scenario, text: &str, base_dir: Option<&Path>) -> Result<(),
         }
         if let Assertion::Receipt1265Shared { steps } = a {
             let batches: Vec<Option<&str>> =
-                steps.iter().map(|r| resolve(r).and_then(|n| batch_of(s, n))).collect();
+                steps.iter().map(|r| resolve(r).and_then(|n| s.batch_of(n))).collect();
             if steps.len() < 2 || batches.iter().any(|b| b.is_none() || *b != batches[0]) {
                 return Err(cx.err(
                     assertion.span(),
@@ -431,21 +431,13 @@ fn check_steps<'a>(
     Ok(labels)
 }
 
-/// The batch label of step `n` (from 1), if it is a batched scan.
-pub(crate) fn batch_of(s: &Scenario, n: usize) -> Option<&str> {
-    match s.steps.get(n.checked_sub(1)?)?.get_ref() {
-        Step::Scan { batch: Some(b), .. } => Some(b.as_str()),
-        _ => None,
-    }
-}
-
 /// Batches: consecutive `scan` steps with one label, at least two, feature `batch` declared, and a
 /// label used by one run of steps only.
 fn check_batches(cx: &Ctx<'_>, s: &Scenario) -> Result<(), ScenarioError> {
     let mut finished: HashMap<&str, usize> = HashMap::new();
     let mut run: Option<(&str, usize, usize)> = None; // label, first step, count
     for n in 1..=s.steps.len() + 1 {
-        let label = batch_of(s, n);
+        let label = s.batch_of(n);
         if let Some((open, first, count)) = run {
             if label == Some(open) {
                 run = Some((open, first, count + 1));

@@ -399,13 +399,8 @@ impl DirectClient {
         self.inner.state().hosts.clone()
     }
 
-    /// The online check of `code` (§13.3 `check`), within the online budget and `deadline`.
-    pub async fn check(&self, code: &Subject, deadline: Instant) -> Answer {
-        let answers = self.check_many(std::slice::from_ref(code), deadline).await;
-        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("True API: no answer"))
-    }
-
-    /// The online check of `codes` together: one request per [`MAX_CODES`] of them (true-api.md §5),
+    /// The online check (§13.3 `check`) of `codes` together, within the online budget and `deadline`:
+    /// one request per [`MAX_CODES`] of them (true-api.md §5),
     /// the host algorithm as for one code; one answer per code, in order.
     pub async fn check_many(&self, codes: &[Subject], deadline: Instant) -> Vec<Answer> {
         let budget_end = Instant::now().checked_add(self.inner.timeouts.online_budget).unwrap_or(deadline);

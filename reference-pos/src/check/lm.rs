@@ -59,12 +59,6 @@ impl LmClient {
         rb
     }
 
-    /// `outCheck` of `code` (its КИ is sent), giving up at `deadline`.
-    pub async fn out_check(&self, code: &Subject, deadline: Instant) -> Answer {
-        let answers = self.out_check_many(std::slice::from_ref(code), deadline).await;
-        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("ЛМ ЧЗ: no answer"))
-    }
-
     /// `outCheck` of `codes` together (their КИ in one `cis_list`), giving up at `deadline`: one
     /// answer per code, in order.
     pub async fn out_check_many(&self, codes: &[Subject], deadline: Instant) -> Vec<Answer> {
@@ -87,27 +81,14 @@ impl LmClient {
             };
             let status = response.status().as_u16();
             let text = response.text().await.unwrap_or_default();
-            return all(match status {
-                200 => {
-                    return match serde_json::from_str::<Value>(&text) {
-                        Ok(v) => kis.iter().map(|ki| read_out_check(&v, ki)).collect(),
-                        Err(e) => all(Answer::unavailable(format!("ЛМ ЧЗ answered unreadable JSON: {e}"))),
-                    }
-                }
+            return match status {
+                200 => match serde_json::from_str::<Value>(&text) {
+                    Ok(v) => kis.iter().map(|ki| read_out_check(&v, ki)).collect(),
+                    Err(e) => all(Answer::unavailable(format!("ЛМ ЧЗ answered unreadable JSON: {e}"))),
+                },
                 404 => continue,
-                400 => {
-                    let code = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("errorCode").or_else(|| v.get("code")).and_then(Value::as_i64));
-                    match code {
-                        Some(4045) => Answer::unavailable("ЛМ ЧЗ is not ready (4045: not initialised)"),
-                        Some(4050) => Answer::unavailable("ЛМ ЧЗ is out of sync (4050: no sync for 72 h)"),
-                        _ => Answer::unavailable(format!("ЛМ ЧЗ refused the request: {}", excerpt(&text))),
-                    }
-                }
-                401 => Answer::unavailable("ЛМ ЧЗ refused the credentials (401)"),
-                s => Answer::unavailable(format!("ЛМ ЧЗ answered HTTP {s}: {}", excerpt(&text))),
-            });
+                s => all(refusal(s, &text)),
+            };
         }
         all(Answer::unavailable("ЛМ ЧЗ has no outCheck endpoint (404)"))
     }
@@ -133,6 +114,24 @@ impl LmClient {
             let text = response.text().await.unwrap_or_default();
             Err(format!("ЛМ ЧЗ {path} answered {}: {}", status.as_u16(), excerpt(&text)))
         }
+    }
+}
+
+/// The answer about every code of an `outCheck` the ЛМ ЧЗ refused with HTTP `status`.
+fn refusal(status: u16, text: &str) -> Answer {
+    match status {
+        400 => {
+            let code = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("errorCode").or_else(|| v.get("code")).and_then(Value::as_i64));
+            match code {
+                Some(4045) => Answer::unavailable("ЛМ ЧЗ is not ready (4045: not initialised)"),
+                Some(4050) => Answer::unavailable("ЛМ ЧЗ is out of sync (4050: no sync for 72 h)"),
+                _ => Answer::unavailable(format!("ЛМ ЧЗ refused the request: {}", excerpt(text))),
+            }
+        }
+        401 => Answer::unavailable("ЛМ ЧЗ refused the credentials (401)"),
+        s => Answer::unavailable(format!("ЛМ ЧЗ answered HTTP {s}: {}", excerpt(text))),
     }
 }
 

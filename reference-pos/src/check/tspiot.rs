@@ -105,12 +105,6 @@ impl TsPiotClient {
         self.api_version()
     }
 
-    /// Check `code` (product group `pg` when known: sent in v3), giving up at `deadline`.
-    pub async fn check(&self, code: &Subject, pg: Option<u16>, deadline: Instant) -> Answer {
-        let answers = self.check_many(std::slice::from_ref(code), &[pg], deadline).await;
-        answers.into_iter().next().unwrap_or_else(|| Answer::unavailable("ТС ПИоТ: no answer"))
-    }
-
     /// Check `codes` together in one request (their product groups `pgs`, in the same order, when
     /// known), giving up at `deadline`: one answer per code, in order. A status that is not 200 is the
     /// answer about every code.
@@ -378,6 +372,11 @@ mod tests {
         Instant::now() + Duration::from_secs(3)
     }
 
+    /// The answer about [`subject`] alone, within [`soon`].
+    async fn one(c: &TsPiotClient, pg: Option<u16>) -> Answer {
+        c.check_many(&[subject()], &[pg], soon()).await.remove(0)
+    }
+
     #[tokio::test]
     async fn discovery_picks_the_newest_served_version_and_checks_speak_it() {
         // Only v2 served: /api/v3/* is 404.
@@ -391,7 +390,7 @@ mod tests {
         let c = client(&url);
         assert_eq!(c.api_version(), 3, "newest until discovered");
         assert_eq!(c.discover(soon()).await, 2);
-        assert!(matches!(c.check(&subject(), Some(8), soon()).await, Answer::Online { .. }));
+        assert!(matches!(one(&c, Some(8)).await, Answer::Online { .. }));
         let log = log.lock().unwrap().clone();
         assert_eq!(log.len(), 3, "{log:?}");
         assert!(log[0].starts_with("GET /api/v3/info") && log[1].starts_with("GET /api/v2/info"), "{log:?}");
@@ -407,7 +406,7 @@ mod tests {
         .await;
         let c = client(&url);
         assert_eq!(c.discover(soon()).await, 3);
-        assert!(matches!(c.check(&subject(), Some(8), soon()).await, Answer::Online { .. }));
+        assert!(matches!(one(&c, Some(8)).await, Answer::Online { .. }));
         let log = log.lock().unwrap().clone();
         assert!(log[1].contains("\"pg\":8"), "{log:?}");
     }
@@ -421,9 +420,9 @@ mod tests {
         .await;
         let c = client(&url);
         assert_eq!(c.discover(soon()).await, 3, "no /info at all: the version stays");
-        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Online { .. }));
+        assert!(matches!(one(&c, None).await, Answer::Online { .. }));
         assert_eq!(c.api_version(), 1);
-        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Online { .. }));
+        assert!(matches!(one(&c, None).await, Answer::Online { .. }));
         let checks: Vec<String> = log
             .lock()
             .unwrap()
@@ -443,7 +442,7 @@ mod tests {
         // A v1 404 is the end.
         let (url, _) = fake_tspiot(|_, _, _| (404, json!({}))).await;
         let c = client(&url);
-        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Unavailable { .. }));
+        assert!(matches!(one(&c, None).await, Answer::Unavailable { .. }));
     }
 
     #[tokio::test]
@@ -455,7 +454,7 @@ mod tests {
         .await;
         let c = client(&url);
         assert_eq!(c.discover(soon()).await, 3, "a failing /info ends the probe");
-        assert!(matches!(c.check(&subject(), None, soon()).await, Answer::Unavailable { .. }));
+        assert!(matches!(one(&c, None).await, Answer::Unavailable { .. }));
         assert_eq!(c.api_version(), 3);
         let n = log.lock().unwrap().iter().filter(|l| l.contains("codes/check")).count();
         assert_eq!(n, 1, "400: no retry");
